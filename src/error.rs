@@ -1,0 +1,57 @@
+//! The project error type. Every failure a user can cause (bad input, bad options,
+//! an infeasible problem) is an [`Error`], never a panic.
+
+use std::path::{Path, PathBuf};
+
+/// Errors of trackcorr's library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A problem in an input file, located at `file:line:column` (1-based).
+    #[error("{}:{line}:{column}: {message}", file.display())]
+    Input {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// A file or folder could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An option or a combination of options that cannot be used.
+    #[error("invalid option: {0}")]
+    Config(String),
+    /// A numerical failure that the input caused, e.g. a covariance that is not
+    /// positive definite after propagation.
+    #[error("numerical failure: {0}")]
+    Numeric(String),
+    /// An assignment problem without a feasible complete assignment.
+    #[error("assignment problem is infeasible: {0}")]
+    Infeasible(String),
+}
+
+impl Error {
+    /// A located input error.
+    pub fn input(file: &Path, line: usize, column: usize, message: impl Into<String>) -> Self {
+        Error::Input {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Result with the project error type.
+pub type Result<T> = std::result::Result<T, Error>;

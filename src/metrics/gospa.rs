@@ -1,0 +1,1 @@
+//! GOSPA, computed as Stone Soup's `GOSPAMetric` does.

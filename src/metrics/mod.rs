@@ -1,0 +1,3 @@
+//! Scoring against truth.
+
+pub mod gospa;
