@@ -1,3 +1,390 @@
-//! Scoring against truth.
+//! Scoring a correlation against truth. Truth labels of reports are used here only.
+//!
+//! - **purity**: of all pairs of local tracks put in one system track (counted at every
+//!   epoch), the share that are one object; a false track in a pair makes it impure;
+//! - **completeness**: of all pairs of live local tracks of one object from different
+//!   sensors (at every epoch), the share put in one system track;
+//! - **track switches**: per object, the number of times the system track holding it
+//!   changes number (the holder at an epoch is the system track with most of the object's
+//!   live local tracks, ties to the older number);
+//! - **GOSPA**: at every epoch of the truth's span, the GOSPA distance between the truth
+//!   positions and the system track positions (as Stone Soup's `GOSPAMetric`), averaged;
+//! - **RMSE**: of each system track labelled with the majority truth of its members;
+//! - per object: coverage of its flight by each network alone and by the system tracks,
+//!   the share of the covered time held by its main system track number, launch-point
+//!   error (its first fused state flown back to the ground) and impact-point prediction
+//!   error (fused states flown forward to the ground).
 
 pub mod gospa;
+
+use crate::correlate::{Correlation, Epoch, ReplayResult};
+use crate::error::Result;
+use crate::geo::{self, V3};
+use crate::linalg::Vec6;
+use crate::model::{SensorTable, TruthSample};
+use crate::propagate::ballistic_state;
+use gospa::GospaParams;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// GOSPA summary.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct GospaSummary {
+    pub p: f64,
+    pub c: f64,
+    pub alpha: f64,
+    /// Mean over epochs of the GOSPA distance (m).
+    pub mean: f64,
+    /// Mean over epochs of the localisation, missed and false parts (before the 1/p power).
+    pub localisation: f64,
+    pub missed: f64,
+    pub false_tracks: f64,
+    pub epochs: usize,
+}
+
+/// Per-object scores.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ObjectMetrics {
+    pub replay: u32,
+    pub object: u32,
+    pub flight_s: f64,
+    /// Share of the flight's epochs with a live local track of each network.
+    pub coverage: BTreeMap<String, f64>,
+    /// Share covered by any network.
+    pub coverage_any: f64,
+    /// Share during which a system track holds the object.
+    pub coverage_fused: f64,
+    /// The system track number holding the object longest, and the share of the covered
+    /// epochs it holds it.
+    pub main_track: Option<u32>,
+    pub main_track_share: f64,
+    pub track_switches: u32,
+    /// Ground distance (m) between the launch point estimated from the first fused state
+    /// and the true one.
+    pub launch_error_m: Option<f64>,
+    /// Impact-point prediction error (m) from the fused state nearest to mid-flight, and
+    /// from the last one.
+    pub impact_error_mid_m: Option<f64>,
+    pub impact_error_final_m: Option<f64>,
+    /// Impact-point prediction error against time, every 10 s of the main track.
+    pub impact_error_series: Vec<(f64, f64)>,
+}
+
+/// All scores of a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Metrics {
+    pub purity: f64,
+    pub completeness: f64,
+    pub pairs_together: u64,
+    pub pairs_same_object: u64,
+    pub track_switches: u32,
+    pub gospa: GospaSummary,
+    pub position_rmse_m: f64,
+    pub velocity_rmse_mps: f64,
+    /// Means over objects.
+    pub mean_coverage_fused: f64,
+    pub mean_launch_error_m: Option<f64>,
+    pub mean_impact_error_mid_m: Option<f64>,
+    pub objects: Vec<ObjectMetrics>,
+}
+
+/// Truth of one object of one replay, sorted by time.
+struct ObjectTruth {
+    object: u32,
+    samples: Vec<(f64, Vec6)>,
+}
+
+impl ObjectTruth {
+    fn span(&self) -> (f64, f64) {
+        (self.samples[0].0, self.samples[self.samples.len() - 1].0)
+    }
+
+    /// State at `t` by linear interpolation between samples, inside the span.
+    fn at(&self, t: f64) -> Option<Vec6> {
+        let (a, b) = self.span();
+        if t < a || t > b {
+            return None;
+        }
+        let k = self.samples.partition_point(|s| s.0 <= t);
+        let (t1, s1) = self.samples[k - 1];
+        if k == self.samples.len() || t1 == t {
+            return Some(s1);
+        }
+        let (t2, s2) = self.samples[k];
+        let f = (t - t1) / (t2 - t1);
+        Some(std::array::from_fn(|i| s1[i] + f * (s2[i] - s1[i])))
+    }
+}
+
+fn group_truth(truth: &[TruthSample]) -> BTreeMap<u32, Vec<ObjectTruth>> {
+    let mut map: BTreeMap<(u32, u32), Vec<(f64, Vec6)>> = BTreeMap::new();
+    for s in truth {
+        map.entry((s.replay, s.object)).or_default().push((s.time, s.state));
+    }
+    let mut out: BTreeMap<u32, Vec<ObjectTruth>> = BTreeMap::new();
+    for ((replay, object), mut samples) in map {
+        samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+        out.entry(replay).or_default().push(ObjectTruth { object, samples });
+    }
+    out
+}
+
+/// Where a ballistic state meets the ground, flying forward (`dir` = 1) or backward (−1),
+/// within an hour; `None` when it does not.
+pub fn ground_point(x: &Vec6, dir: f64) -> Option<V3> {
+    let mut s = *x;
+    let mut alt = geo::altitude(&[s[0], s[1], s[2]]);
+    if alt <= 0.0 {
+        return Some([s[0], s[1], s[2]]);
+    }
+    for _ in 0..3600 {
+        let next = ballistic_state(&s, dir, 1.0);
+        let alt2 = geo::altitude(&[next[0], next[1], next[2]]);
+        if alt2 <= 0.0 {
+            let f = alt / (alt - alt2);
+            return Some(std::array::from_fn(|i| s[i] + f * (next[i] - s[i])));
+        }
+        s = next;
+        alt = alt2;
+    }
+    None
+}
+
+fn pos(x: &Vec6) -> V3 {
+    [x[0], x[1], x[2]]
+}
+
+/// Scores a correlation.
+pub fn score(
+    corr: &Correlation,
+    sensors: &SensorTable,
+    truth: &[TruthSample],
+    params: &GospaParams,
+) -> Result<Metrics> {
+    let truth = group_truth(truth);
+    let interval = corr.config.epoch_interval;
+    let mut pairs_in_system = 0u64;
+    let mut pairs_pure = 0u64;
+    let mut pairs_same = 0u64;
+    let mut pairs_same_together = 0u64;
+    let mut pos_sq = 0.0;
+    let mut vel_sq = 0.0;
+    let mut n_err = 0u64;
+    let mut gospa_sum = [0.0; 4];
+    let mut gospa_n = 0usize;
+    let mut objects = Vec::new();
+    let empty = Vec::new();
+    let results: BTreeMap<u32, &ReplayResult> = corr.replays.iter().map(|r| (r.replay, r)).collect();
+    let replay_ids: Vec<u32> = {
+        let mut v: Vec<u32> = results.keys().chain(truth.keys()).copied().collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    for replay in replay_ids {
+        let objs = truth.get(&replay).unwrap_or(&empty);
+        let res = results.get(&replay);
+        let epochs: &[Epoch] = res.map_or(&[], |r| &r.epochs);
+        let network_of = |track: u32| -> usize {
+            res.map_or(0, |r| sensors.network_of[r.local[track as usize].sensor as usize])
+        };
+        let sensor_of = |track: u32| -> u32 { res.map_or(0, |r| r.local[track as usize].sensor) };
+
+        // Purity, completeness and state errors, epoch by epoch.
+        for e in epochs {
+            for (i, a) in e.live.iter().enumerate() {
+                for b in &e.live[i + 1..] {
+                    let same = a.truth >= 0 && a.truth == b.truth;
+                    if a.system == b.system {
+                        pairs_in_system += 1;
+                        pairs_pure += u64::from(same);
+                    }
+                    if same && sensor_of(a.track) != sensor_of(b.track) {
+                        pairs_same += 1;
+                        pairs_same_together += u64::from(a.system == b.system);
+                    }
+                }
+            }
+            for st in &e.system {
+                let mut votes: BTreeMap<i32, u32> = BTreeMap::new();
+                for l in e.live.iter().filter(|l| l.system == st.number) {
+                    *votes.entry(l.truth).or_default() += 1;
+                }
+                let label = votes.iter().max_by_key(|&(t, n)| (*n, -*t)).map(|(&t, _)| t);
+                if let Some(obj) = label.filter(|&t| t >= 0)
+                    && let Some(tr) = objs.iter().find(|o| o.object == obj as u32).and_then(|o| o.at(e.time))
+                {
+                    pos_sq += (0..3).map(|k| (st.state[k] - tr[k]).powi(2)).sum::<f64>();
+                    vel_sq += (3..6).map(|k| (st.state[k] - tr[k]).powi(2)).sum::<f64>();
+                    n_err += 1;
+                }
+            }
+        }
+
+        // GOSPA on the grid covering both truth and system tracks.
+        let mut t_lo = f64::INFINITY;
+        let mut t_hi = f64::NEG_INFINITY;
+        for o in objs {
+            let (a, b) = o.span();
+            t_lo = t_lo.min(a);
+            t_hi = t_hi.max(b);
+        }
+        if let (Some(f), Some(l)) = (epochs.first(), epochs.last()) {
+            t_lo = t_lo.min(f.time);
+            t_hi = t_hi.max(l.time);
+        }
+        if t_lo.is_finite() {
+            let mut cursor = 0;
+            let k0 = (t_lo / interval).ceil() as i64;
+            let k1 = (t_hi / interval).floor() as i64;
+            for k in k0..=k1 {
+                let t = k as f64 * interval;
+                let truths: Vec<V3> = objs.iter().filter_map(|o| o.at(t)).map(|s| pos(&s)).collect();
+                while cursor < epochs.len() && epochs[cursor].time < t {
+                    cursor += 1;
+                }
+                let tracks: Vec<V3> = match epochs.get(cursor) {
+                    Some(e) if e.time == t => e.system.iter().map(|s| pos(&s.state)).collect(),
+                    _ => Vec::new(),
+                };
+                if truths.is_empty() && tracks.is_empty() {
+                    continue;
+                }
+                let g = gospa::gospa(&truths, &tracks, params)?;
+                gospa_sum[0] += g.distance;
+                gospa_sum[1] += g.localisation;
+                gospa_sum[2] += g.missed;
+                gospa_sum[3] += g.false_tracks;
+                gospa_n += 1;
+            }
+        }
+
+        // Per object.
+        for o in objs {
+            let (launch, impact) = o.span();
+            let k0 = (launch / interval).ceil() as i64;
+            let k1 = (impact / interval).floor() as i64;
+            let flight_epochs = (k1 - k0 + 1).max(1) as f64;
+            let mut per_network = vec![0u32; sensors.networks.len()];
+            let mut any = 0u32;
+            let mut holders: Vec<(f64, u32, usize)> = Vec::new();
+            let mut held_count: BTreeMap<u32, u32> = BTreeMap::new();
+            for (ei, e) in epochs.iter().enumerate() {
+                if e.time < launch || e.time > impact {
+                    continue;
+                }
+                let mine: Vec<_> = e.live.iter().filter(|l| l.truth == o.object as i32).collect();
+                if mine.is_empty() {
+                    continue;
+                }
+                any += 1;
+                let mut seen = vec![false; sensors.networks.len()];
+                let mut count: BTreeMap<u32, u32> = BTreeMap::new();
+                for l in &mine {
+                    seen[network_of(l.track)] = true;
+                    *count.entry(l.system).or_default() += 1;
+                }
+                for (n, s) in seen.iter().enumerate() {
+                    per_network[n] += u32::from(*s);
+                }
+                for &number in count.keys() {
+                    *held_count.entry(number).or_default() += 1;
+                }
+                let holder = count.iter().max_by_key(|&(n, c)| (*c, std::cmp::Reverse(*n))).map(|(&n, _)| n);
+                if let Some(h) = holder {
+                    holders.push((e.time, h, ei));
+                }
+            }
+            let switches = holders.windows(2).filter(|w| w[0].1 != w[1].1).count() as u32;
+            let main = held_count
+                .iter()
+                .max_by_key(|&(n, c)| (*c, std::cmp::Reverse(*n)))
+                .map(|(&n, _)| n);
+            let main_share = match main {
+                Some(m) if any > 0 => f64::from(held_count[&m]) / f64::from(any),
+                _ => 0.0,
+            };
+            // States of the main system track, in time order.
+            let main_states: Vec<(f64, Vec6)> = match main {
+                Some(m) => epochs
+                    .iter()
+                    .filter(|e| e.time >= launch && e.time <= impact)
+                    .filter(|e| e.live.iter().any(|l| l.system == m && l.truth == o.object as i32))
+                    .filter_map(|e| e.system.iter().find(|s| s.number == m).map(|s| (e.time, s.state)))
+                    .collect(),
+                None => Vec::new(),
+            };
+            let true_launch = pos(&o.samples[0].1);
+            let true_impact = ground_point(&o.samples[o.samples.len() - 1].1, 1.0)
+                .unwrap_or_else(|| pos(&o.samples[o.samples.len() - 1].1));
+            let launch_error = main_states
+                .first()
+                .and_then(|(_, s)| ground_point(s, -1.0))
+                .map(|p| geo::ground_distance(&p, &true_launch));
+            let impact_error = |s: &Vec6| ground_point(s, 1.0).map(|p| geo::ground_distance(&p, &true_impact));
+            let mid = 0.5 * (launch + impact);
+            let impact_mid = main_states
+                .iter()
+                .min_by(|a, b| (a.0 - mid).abs().total_cmp(&(b.0 - mid).abs()))
+                .and_then(|(_, s)| impact_error(s));
+            let impact_final = main_states.last().and_then(|(_, s)| impact_error(s));
+            let mut series = Vec::new();
+            let mut next_t = f64::NEG_INFINITY;
+            for (t, s) in &main_states {
+                if *t >= next_t {
+                    if let Some(err) = impact_error(s) {
+                        series.push((*t, err));
+                    }
+                    next_t = t + 10.0;
+                }
+            }
+            let coverage = sensors
+                .networks
+                .iter()
+                .zip(&per_network)
+                .map(|(n, &c)| (n.clone(), f64::from(c) / flight_epochs))
+                .collect();
+            objects.push(ObjectMetrics {
+                replay,
+                object: o.object,
+                flight_s: impact - launch,
+                coverage,
+                coverage_any: f64::from(any) / flight_epochs,
+                coverage_fused: holders.len() as f64 / flight_epochs,
+                main_track: main,
+                main_track_share: main_share,
+                track_switches: switches,
+                launch_error_m: launch_error,
+                impact_error_mid_m: impact_mid,
+                impact_error_final_m: impact_final,
+                impact_error_series: series,
+            });
+        }
+    }
+    let ratio = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+    let mean_opt = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    let n = gospa_n.max(1) as f64;
+    Ok(Metrics {
+        purity: ratio(pairs_pure, pairs_in_system),
+        completeness: ratio(pairs_same_together, pairs_same),
+        pairs_together: pairs_in_system,
+        pairs_same_object: pairs_same,
+        track_switches: objects.iter().map(|o| o.track_switches).sum(),
+        gospa: GospaSummary {
+            p: params.p,
+            c: params.c,
+            alpha: params.alpha,
+            mean: gospa_sum[0] / n,
+            localisation: gospa_sum[1] / n,
+            missed: gospa_sum[2] / n,
+            false_tracks: gospa_sum[3] / n,
+            epochs: gospa_n,
+        },
+        position_rmse_m: if n_err > 0 { (pos_sq / n_err as f64).sqrt() } else { 0.0 },
+        velocity_rmse_mps: if n_err > 0 { (vel_sq / n_err as f64).sqrt() } else { 0.0 },
+        mean_coverage_fused: objects.iter().map(|o| o.coverage_fused).sum::<f64>() / objects.len().max(1) as f64,
+        mean_launch_error_m: mean_opt(objects.iter().filter_map(|o| o.launch_error_m).collect()),
+        mean_impact_error_mid_m: mean_opt(objects.iter().filter_map(|o| o.impact_error_mid_m).collect()),
+        objects,
+    })
+}

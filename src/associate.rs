@@ -1,0 +1,358 @@
+//! Track-to-track association, in two steps:
+//!
+//! 1. [`associate_epoch`]: at one epoch, independently of every other epoch, sources are
+//!    taken in sensor order and each one's tracks are assigned to the clusters formed so
+//!    far (a global assignment on the chi-square statistic against the cluster's fused
+//!    estimate, gated at the chi-square quantile; an unassigned track opens a cluster).
+//!    This is the step the GPU runs for all epochs and replays at once.
+//! 2. [`Hysteresis`]: a scan over the epochs of one replay that turns those per-epoch
+//!    clusters into system tracks with stable numbers. Two system tracks whose live
+//!    members share a cluster for `confirm` consecutive epochs (and have no sensor in
+//!    common) merge under the older number; a member kept apart from the rest of its
+//!    system track for `break_after` consecutive epochs leaves it under a new number.
+
+use crate::assign::{self, Problem};
+use crate::error::Result;
+use crate::fuse::{self, FusionMethod};
+use crate::gate::{self, Gate};
+use crate::linalg::{Mat6, Vec6};
+use std::collections::BTreeMap;
+
+/// A local track's estimate at an epoch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochTrack {
+    /// Index of the local track in its replay.
+    pub track: usize,
+    pub sensor: u32,
+    pub state: Vec6,
+    pub cov: Mat6,
+    /// 6 when the track carries a velocity covariance, else 3 (gate on position only).
+    pub dim: usize,
+    /// Truth label of the report it was propagated from (scoring only).
+    pub truth: i32,
+}
+
+/// Parameters of the per-epoch association.
+#[derive(Clone, Copy, Debug)]
+pub struct EpochParams {
+    pub gate: Gate,
+    pub rho: f64,
+    pub fusion: FusionMethod,
+    pub solver: assign::Solver,
+}
+
+/// Clusters the tracks of one epoch (sorted by sensor); returns a cluster index per track.
+pub fn associate_epoch(tracks: &[EpochTrack], params: &EpochParams) -> Result<Vec<u32>> {
+    let mut cluster_of = vec![u32::MAX; tracks.len()];
+    // Each cluster's fused estimate and the gate dimension it supports.
+    let mut clusters: Vec<(Vec6, Mat6, usize)> = Vec::new();
+    let mut start = 0;
+    while start < tracks.len() {
+        let sensor = tracks[start].sensor;
+        let end = start + tracks[start..].iter().take_while(|t| t.sensor == sensor).count();
+        let rows = &tracks[start..end];
+        let assignment = if clusters.is_empty() {
+            vec![None; rows.len()]
+        } else {
+            // Cost: d² over its gate, so that the cost of leaving a track unassigned is 1
+            // whatever the dimension of the test.
+            let cols = clusters.len();
+            let mut cost = vec![f64::INFINITY; rows.len() * cols];
+            for (i, t) in rows.iter().enumerate() {
+                for (j, c) in clusters.iter().enumerate() {
+                    let dim = t.dim.min(c.2);
+                    let d2 = gate::chi_square(&t.state, &t.cov, &c.0, &c.1, params.rho, dim);
+                    let g = params.gate.threshold(dim);
+                    if d2 <= g {
+                        cost[i * cols + j] = d2 / g;
+                    }
+                }
+            }
+            let problem = Problem { rows: rows.len(), cols, cost, miss: Some(1.0) };
+            assign::solve(&problem, params.solver)?.row_to_col
+        };
+        let before = clusters.len();
+        for (i, t) in rows.iter().enumerate() {
+            match assignment[i] {
+                Some(j) if j < before => {
+                    let c = &mut clusters[j];
+                    let (x, p) = fuse::fuse_pair((&c.0, &c.1), (&t.state, &t.cov), params.fusion, params.rho)?;
+                    *c = (x, p, c.2.min(t.dim));
+                    cluster_of[start + i] = j as u32;
+                }
+                _ => {
+                    cluster_of[start + i] = clusters.len() as u32;
+                    clusters.push((t.state, t.cov, t.dim));
+                }
+            }
+        }
+        start = end;
+    }
+    Ok(cluster_of)
+}
+
+/// Hysteresis parameters.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct HysteresisParams {
+    /// Consecutive epochs together before two system tracks merge.
+    pub confirm: u32,
+    /// Consecutive epochs apart before a member leaves its system track.
+    pub break_after: u32,
+}
+
+impl Default for HysteresisParams {
+    fn default() -> Self {
+        HysteresisParams { confirm: 3, break_after: 5 }
+    }
+}
+
+/// The state of the scan over one replay's epochs.
+#[derive(Debug)]
+pub struct Hysteresis {
+    params: HysteresisParams,
+    next_number: u32,
+    /// System track number of each local track seen so far.
+    home: Vec<Option<u32>>,
+    /// Epoch count at which each local track joined its current system track.
+    joined: Vec<u64>,
+    /// Consecutive epochs each local track spent apart from its system track.
+    misses: Vec<u32>,
+    /// Members of each system track (local track indices, in joining order).
+    members: BTreeMap<u32, Vec<usize>>,
+    /// Consecutive epochs each pair of system tracks (smaller number first) spent together.
+    together: BTreeMap<(u32, u32), u32>,
+    epochs: u64,
+}
+
+/// A system track at one epoch: its number and its live members (indices into the
+/// epoch's track list).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SystemGroup {
+    pub number: u32,
+    pub members: Vec<usize>,
+}
+
+impl Hysteresis {
+    pub fn new(params: HysteresisParams, local_tracks: usize) -> Self {
+        Hysteresis {
+            params,
+            next_number: 1,
+            home: vec![None; local_tracks],
+            joined: vec![0; local_tracks],
+            misses: vec![0; local_tracks],
+            members: BTreeMap::new(),
+            together: BTreeMap::new(),
+            epochs: 0,
+        }
+    }
+
+    /// Advances by one epoch, given its live tracks and their clusters; returns the system
+    /// tracks with live members, by number.
+    pub fn step(&mut self, tracks: &[EpochTrack], cluster_of: &[u32]) -> Vec<SystemGroup> {
+        self.epochs += 1;
+        // Position in this epoch's list of each live local track.
+        let mut slot: BTreeMap<usize, usize> = BTreeMap::new();
+        for (k, t) in tracks.iter().enumerate() {
+            slot.insert(t.track, k);
+            if self.home[t.track].is_none() {
+                self.open(t.track);
+            }
+        }
+
+        // Breaks: a live member apart from every other live member of its system track.
+        let numbers: Vec<u32> = self.members.keys().copied().collect();
+        for number in numbers {
+            loop {
+                let live: Vec<usize> = self.members[&number]
+                    .iter()
+                    .copied()
+                    .filter(|m| slot.contains_key(m))
+                    .collect();
+                if live.len() < 2 {
+                    for &m in &live {
+                        self.misses[m] = 0;
+                    }
+                    break;
+                }
+                for &m in &live {
+                    let c = cluster_of[slot[&m]];
+                    let with_others = live.iter().any(|&o| o != m && cluster_of[slot[&o]] == c);
+                    self.misses[m] = if with_others { 0 } else { self.misses[m] + 1 };
+                }
+                // The most recent joiner leaves first; then the rest is judged again.
+                let leaver = live
+                    .iter()
+                    .copied()
+                    .filter(|&m| self.misses[m] >= self.params.break_after)
+                    .max_by_key(|&m| (self.joined[m], m));
+                match leaver {
+                    Some(m) => {
+                        self.members.get_mut(&number).map(|v| v.retain(|&x| x != m));
+                        self.open(m);
+                    }
+                    None => break,
+                }
+            }
+        }
+
+        // Merges: pairs of system tracks whose live members share a cluster.
+        let mut pairs: BTreeMap<(u32, u32), ()> = BTreeMap::new();
+        let mut by_cluster: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for t in tracks {
+            if let Some(h) = self.home[t.track] {
+                let v = by_cluster.entry(cluster_of[slot[&t.track]]).or_default();
+                if !v.contains(&h) {
+                    v.push(h);
+                }
+            }
+        }
+        for homes in by_cluster.values() {
+            for (i, &a) in homes.iter().enumerate() {
+                for &b in &homes[i + 1..] {
+                    pairs.insert((a.min(b), a.max(b)), ());
+                }
+            }
+        }
+        let mut together = BTreeMap::new();
+        for &(a, b) in pairs.keys() {
+            if !self.sensor_conflict(a, b, tracks, &slot) {
+                let n = self.together.get(&(a, b)).copied().unwrap_or(0) + 1;
+                together.insert((a, b), n);
+            }
+        }
+        self.together = together;
+        let ready: Vec<(u32, u32)> = self
+            .together
+            .iter()
+            .filter(|&(_, &n)| n >= self.params.confirm)
+            .map(|(&k, _)| k)
+            .collect();
+        for (a, b) in ready {
+            if !self.members.contains_key(&a)
+                || !self.members.contains_key(&b)
+                || self.sensor_conflict(a, b, tracks, &slot)
+            {
+                continue;
+            }
+            let moved = self.members.remove(&b).unwrap_or_default();
+            for &m in &moved {
+                self.home[m] = Some(a);
+                self.joined[m] = self.epochs;
+                self.misses[m] = 0;
+            }
+            self.members.entry(a).or_default().extend(moved);
+            self.together.retain(|&(x, y), _| x != b && y != b);
+        }
+
+        // Output: system tracks with live members.
+        let mut out = Vec::new();
+        for (&number, members) in &self.members {
+            let live: Vec<usize> = members.iter().filter_map(|m| slot.get(m).copied()).collect();
+            if !live.is_empty() {
+                let mut live = live;
+                live.sort_unstable();
+                out.push(SystemGroup { number, members: live });
+            }
+        }
+        out
+    }
+
+    /// Puts a local track alone in a new system track.
+    fn open(&mut self, track: usize) {
+        let number = self.next_number;
+        self.next_number += 1;
+        self.home[track] = Some(number);
+        self.joined[track] = self.epochs;
+        self.misses[track] = 0;
+        self.members.insert(number, vec![track]);
+    }
+
+    /// True when the live members of two system tracks include two tracks of one sensor.
+    fn sensor_conflict(&self, a: u32, b: u32, tracks: &[EpochTrack], slot: &BTreeMap<usize, usize>) -> bool {
+        let sensors = |n: u32| -> Vec<u32> {
+            self.members
+                .get(&n)
+                .map(|v| v.iter().filter_map(|m| slot.get(m)).map(|&k| tracks[k].sensor).collect())
+                .unwrap_or_default()
+        };
+        let sa = sensors(a);
+        sensors(b).iter().any(|s| sa.contains(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track(track: usize, sensor: u32, x: f64) -> EpochTrack {
+        let mut cov = [[0.0; 6]; 6];
+        for (i, row) in cov.iter_mut().enumerate() {
+            row[i] = if i < 3 { 100.0 } else { 1.0 };
+        }
+        EpochTrack { track, sensor, state: [x, 0.0, 0.0, 0.0, 0.0, 0.0], cov, dim: 6, truth: 0 }
+    }
+
+    fn params() -> EpochParams {
+        EpochParams {
+            gate: Gate::new(0.99).unwrap(),
+            rho: 0.0,
+            fusion: FusionMethod::CovarianceIntersection,
+            solver: assign::Solver::Exact,
+        }
+    }
+
+    #[test]
+    fn epoch_association_pairs_nearby_tracks_one_to_one() {
+        // Sensor 0 sees objects at 0 and 1000 m; sensor 1 at 10 and 990; sensor 2 only a
+        // far one.
+        let tracks = [
+            track(0, 0, 0.0),
+            track(1, 0, 1000.0),
+            track(2, 1, 990.0),
+            track(3, 1, 10.0),
+            track(4, 2, 5000.0),
+        ];
+        let c = associate_epoch(&tracks, &params()).unwrap();
+        assert_eq!(c[0], c[3]);
+        assert_eq!(c[1], c[2]);
+        assert_ne!(c[0], c[1]);
+        assert!(c[4] != c[0] && c[4] != c[1]);
+    }
+
+    #[test]
+    fn merge_after_confirm_and_break_after_misses() {
+        let p = HysteresisParams { confirm: 3, break_after: 2 };
+        let mut h = Hysteresis::new(p, 2);
+        let tracks = [track(0, 0, 0.0), track(1, 1, 0.0)];
+        // Together for two epochs: still two system tracks.
+        for _ in 0..2 {
+            let g = h.step(&tracks, &[0, 0]);
+            assert_eq!(g.len(), 2);
+        }
+        // Third epoch together: merged under the older number.
+        let g = h.step(&tracks, &[0, 0]);
+        assert_eq!(g, vec![SystemGroup { number: 1, members: vec![0, 1] }]);
+        // Apart for one epoch: still one system track.
+        assert_eq!(h.step(&tracks, &[0, 1]).len(), 1);
+        // Together again resets the count; then apart twice: the later joiner leaves.
+        assert_eq!(h.step(&tracks, &[0, 0]).len(), 1);
+        assert_eq!(h.step(&tracks, &[0, 1]).len(), 1);
+        let g = h.step(&tracks, &[0, 1]);
+        assert_eq!(
+            g,
+            vec![
+                SystemGroup { number: 1, members: vec![0] },
+                SystemGroup { number: 3, members: vec![1] }
+            ]
+        );
+    }
+
+    #[test]
+    fn tracks_of_one_sensor_never_merge() {
+        let mut h = Hysteresis::new(HysteresisParams { confirm: 1, break_after: 1 }, 2);
+        let tracks = [track(0, 0, 0.0), track(1, 0, 0.0)];
+        for _ in 0..5 {
+            assert_eq!(h.step(&tracks, &[0, 0]).len(), 2);
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Track-to-track fusion of estimates of one object from several sources.
+//!
+//! - Covariance intersection (default): `P⁻¹ = ω P₁⁻¹ + (1−ω) P₂⁻¹`, with `ω` minimising
+//!   `det P` (golden-section search); consistent whatever the unknown cross-correlation.
+//! - Independent: `P⁻¹ = P₁⁻¹ + P₂⁻¹`; optimistic when the errors are correlated.
+//! - Bar-Shalom–Campo with cross-covariance `P₁₂ = ρ L₁ L₂ᵀ` (see [`crate::gate`]).
+//!
+//! More than two sources are fused pairwise in the order given.
+
+use crate::error::{Error, Result};
+use crate::linalg::{self, Mat6, Vec6};
+use serde::Serialize;
+
+/// Fusion method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum FusionMethod {
+    /// Covariance intersection.
+    #[value(name = "ci")]
+    CovarianceIntersection,
+    /// Independent (naive) information fusion.
+    Independent,
+    /// Bar-Shalom–Campo with correlation coefficient `--rho`.
+    #[value(name = "bsc")]
+    BarShalomCampo,
+}
+
+/// Golden-section iterations of covariance intersection: enough for ω to 1e-9.
+const CI_ITERATIONS: usize = 45;
+
+/// Fuses two estimates.
+pub fn fuse_pair(
+    a: (&Vec6, &Mat6),
+    b: (&Vec6, &Mat6),
+    method: FusionMethod,
+    rho: f64,
+) -> Result<(Vec6, Mat6)> {
+    match method {
+        FusionMethod::Independent => information_fusion(a, b, 1.0, 1.0),
+        FusionMethod::CovarianceIntersection => {
+            let ya = linalg::inverse_spd(a.1, 6)?;
+            let yb = linalg::inverse_spd(b.1, 6)?;
+            // ln det P(ω) = −ln det Y(ω) is convex in ω: golden section finds its minimum.
+            let cost = |w: f64| -> f64 {
+                let y = linalg::add(&linalg::scale(&ya, w), &linalg::scale(&yb, 1.0 - w));
+                match linalg::cholesky(&y, 6) {
+                    Ok(l) => -2.0 * (0..6).map(|i| l[i][i].ln()).sum::<f64>(),
+                    Err(_) => f64::INFINITY,
+                }
+            };
+            let w = golden_section(cost, 0.0, 1.0);
+            information_fusion(a, b, w, 1.0 - w)
+        }
+        FusionMethod::BarShalomCampo => {
+            let l1 = linalg::cholesky(a.1, 6)?;
+            let l2 = linalg::cholesky(b.1, 6)?;
+            let p12 = linalg::scale(&linalg::mul(&l1, &linalg::transpose(&l2)), rho);
+            let p21 = linalg::transpose(&p12);
+            // x = x₁ + (P₁ − P₁₂) S⁻¹ (x₂ − x₁),  P = P₁ − (P₁ − P₁₂) S⁻¹ (P₁ − P₂₁).
+            let s = linalg::sub(&linalg::sub(&linalg::add(a.1, b.1), &p12), &p21);
+            let s_inv = linalg::inverse_spd(&linalg::symmetrize(&s), 6)?;
+            let k = linalg::mul(&linalg::sub(a.1, &p12), &s_inv);
+            let d = linalg::sub_vec(b.0, a.0);
+            let kd = linalg::mul_vec(&k, &d);
+            let x = std::array::from_fn(|i| a.0[i] + kd[i]);
+            let p = linalg::sub(a.1, &linalg::mul(&k, &linalg::sub(a.1, &p21)));
+            Ok((x, linalg::symmetrize(&p)))
+        }
+    }
+}
+
+/// `P = (wa Ya + wb Yb)⁻¹`, `x = P (wa Ya xa + wb Yb xb)`.
+fn information_fusion(a: (&Vec6, &Mat6), b: (&Vec6, &Mat6), wa: f64, wb: f64) -> Result<(Vec6, Mat6)> {
+    let ya = linalg::scale(&linalg::inverse_spd(a.1, 6)?, wa);
+    let yb = linalg::scale(&linalg::inverse_spd(b.1, 6)?, wb);
+    let y = linalg::add(&ya, &yb);
+    let p = linalg::inverse_spd(&y, 6)?;
+    let ia = linalg::mul_vec(&ya, a.0);
+    let ib = linalg::mul_vec(&yb, b.0);
+    let info: Vec6 = std::array::from_fn(|i| ia[i] + ib[i]);
+    Ok((linalg::mul_vec(&p, &info), p))
+}
+
+/// Minimum of a unimodal function on `[lo, hi]`, by a fixed number of golden-section steps
+/// (fixed, so that a GPU twin can take the same steps).
+pub fn golden_section(f: impl Fn(f64) -> f64, lo: f64, hi: f64) -> f64 {
+    let g = (5f64.sqrt() - 1.0) / 2.0;
+    let (mut a, mut b) = (lo, hi);
+    let mut c = b - g * (b - a);
+    let mut d = a + g * (b - a);
+    let (mut fc, mut fd) = (f(c), f(d));
+    for _ in 0..CI_ITERATIONS {
+        if fc < fd {
+            b = d;
+            d = c;
+            fd = fc;
+            c = b - g * (b - a);
+            fc = f(c);
+        } else {
+            a = c;
+            c = d;
+            fc = fd;
+            d = a + g * (b - a);
+            fd = f(d);
+        }
+    }
+    0.5 * (a + b)
+}
+
+/// Fuses any number of estimates, pairwise in order.
+pub fn fuse_all(estimates: &[(Vec6, Mat6)], method: FusionMethod, rho: f64) -> Result<(Vec6, Mat6)> {
+    let (first, rest) = estimates
+        .split_first()
+        .ok_or_else(|| Error::Numeric("nothing to fuse".into()))?;
+    let mut acc = *first;
+    for e in rest {
+        acc = fuse_pair((&acc.0, &acc.1), (&e.0, &e.1), method, rho)?;
+    }
+    Ok(acc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diag(v: [f64; 6]) -> Mat6 {
+        let mut m = [[0.0; 6]; 6];
+        for i in 0..6 {
+            m[i][i] = v[i];
+        }
+        m
+    }
+
+    #[test]
+    fn independent_fusion_of_equal_estimates_halves_covariance() {
+        let p = diag([4.0; 6]);
+        let (x, pf) = fuse_pair((&[0.0; 6], &p), (&[2.0; 6], &p), FusionMethod::Independent, 0.0).unwrap();
+        for i in 0..6 {
+            assert!((x[i] - 1.0).abs() < 1e-12);
+            assert!((pf[i][i] - 2.0).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn ci_picks_the_better_estimate_when_one_dominates() {
+        // P₁ = I, P₂ = 4 I: det P(ω) = (ω + (1−ω)/4)⁻⁶ is smallest at ω = 1.
+        let (x, p) = fuse_pair(
+            (&[1.0; 6], &diag([1.0; 6])),
+            (&[5.0; 6], &diag([4.0; 6])),
+            FusionMethod::CovarianceIntersection,
+            0.0,
+        )
+        .unwrap();
+        assert!((x[0] - 1.0).abs() < 1e-6 && (p[0][0] - 1.0).abs() < 1e-6, "{x:?} {p:?}");
+    }
+
+    #[test]
+    fn ci_of_crossed_ellipses_is_between_them() {
+        // Two estimates good in different axes: CI weights them equally by symmetry.
+        let a = diag([1.0, 9.0, 1.0, 9.0, 1.0, 9.0]);
+        let b = diag([9.0, 1.0, 9.0, 1.0, 9.0, 1.0]);
+        let (x, p) =
+            fuse_pair((&[0.0; 6], &a), (&[1.0; 6], &b), FusionMethod::CovarianceIntersection, 0.0).unwrap();
+        // ω = ½: P⁻¹ = ½(1 + 1/9) per axis, P = 1.8; x₀ = 1.8 · ½ · (1/9) = 0.1.
+        assert!((p[0][0] - 1.8).abs() < 1e-6, "{}", p[0][0]);
+        assert!((x[0] - 0.1).abs() < 1e-6, "{}", x[0]);
+    }
+
+    #[test]
+    fn bar_shalom_campo_with_zero_correlation_is_independent() {
+        let a = diag([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let b = diag([2.0, 2.0, 1.0, 1.0, 5.0, 3.0]);
+        let xa = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let xb = [0.0, 1.0, 0.0, 1.0, 0.0, 1.0];
+        let (x1, p1) = fuse_pair((&xa, &a), (&xb, &b), FusionMethod::BarShalomCampo, 0.0).unwrap();
+        let (x2, p2) = fuse_pair((&xa, &a), (&xb, &b), FusionMethod::Independent, 0.0).unwrap();
+        for i in 0..6 {
+            assert!((x1[i] - x2[i]).abs() < 1e-12);
+            assert!((p1[i][i] - p2[i][i]).abs() < 1e-12);
+        }
+        // Positive correlation: less gain from fusing, so a larger fused variance.
+        let (_, p3) = fuse_pair((&xa, &a), (&xb, &b), FusionMethod::BarShalomCampo, 0.5).unwrap();
+        assert!(p3[0][0] > p1[0][0]);
+    }
+}

@@ -1,0 +1,246 @@
+//! `reports.csv`: local-track reports, `replay,time,sensor,track,x,y,z,vx,vy,vz`, the
+//! covariance as `cov_<a>_<b>` columns (upper triangle; `cov_y_x` is accepted for
+//! `cov_x_y`), and an optional `truth`. Position-only files give the six `cov_x_x` …
+//! `cov_z_z` columns; full ones all 21.
+
+use super::csv::{Table, write_atomic};
+use super::{push_fixed, push_sci};
+use crate::error::{Error, Result};
+use crate::linalg::{self, Mat6};
+use crate::model::{HAS_VELOCITY_COV, NO_TRUTH, Report, Sensor, SensorTable};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Names of the state components, in state order.
+pub const COMPONENTS: [&str; 6] = ["x", "y", "z", "vx", "vy", "vz"];
+
+/// Name of the covariance column of components `i <= j`.
+pub fn cov_column(i: usize, j: usize) -> String {
+    format!("cov_{}_{}", COMPONENTS[i], COMPONENTS[j])
+}
+
+/// Velocity standard deviation (m/s) assumed for reports that carry a position-only
+/// covariance: broad, so that fusion leans on the sources that do estimate velocity.
+pub const DEFAULT_VELOCITY_SIGMA: f64 = 200.0;
+
+/// Reports read from a file, with the sensors they name.
+#[derive(Clone, Debug)]
+pub struct ReportSet {
+    pub reports: Vec<Report>,
+    pub sensors: SensorTable,
+    /// True when the file gives full 6×6 covariances.
+    pub full_covariance: bool,
+}
+
+/// Reads reports. With `sensors`, every sensor named must be in it; without, sensors are
+/// known by name only and each forms its own network.
+pub fn read_reports(path: &Path, sensors: Option<&SensorTable>) -> Result<ReportSet> {
+    let table = Table::read(path)?;
+    let c_replay = table.find("replay");
+    let c_time = table.column("time")?;
+    let c_sensor = table.column("sensor")?;
+    let c_track = table.column("track")?;
+    let c_truth = table.find("truth");
+    let mut c_state = [0usize; 6];
+    for (c, name) in c_state.iter_mut().zip(COMPONENTS) {
+        *c = table.column(name)?;
+    }
+    // Covariance columns: either orientation of each off-diagonal pair.
+    let cov_col = |i: usize, j: usize| {
+        table
+            .find(&cov_column(i, j))
+            .or_else(|| table.find(&cov_column(j, i)))
+    };
+    let full = (3..6).any(|i| (0..6).any(|j| cov_col(i, j).is_some()));
+    let dim = if full { 6 } else { 3 };
+    let mut c_cov = [[usize::MAX; 6]; 6];
+    for i in 0..dim {
+        for j in i..dim {
+            let c = match cov_col(i, j) {
+                Some(c) => c,
+                None => table.column(&cov_column(i, j))?,
+            };
+            c_cov[i][j] = c;
+            c_cov[j][i] = c;
+        }
+    }
+    // When a file gives both `cov_x_y` and `cov_y_x`, they must agree.
+    let mut mirrored = Vec::new();
+    for i in 0..dim {
+        for j in (i + 1)..dim {
+            if let (Some(a), Some(b)) = (
+                table.find(&cov_column(i, j)),
+                table.find(&cov_column(j, i)),
+            ) {
+                mirrored.push((a, b));
+            }
+        }
+    }
+    if table.is_empty() {
+        return Err(table.no_rows_error("report"));
+    }
+
+    let mut table_sensors: Vec<Sensor> = Vec::new();
+    let mut reports = Vec::new();
+    let mut last_key: Option<(u32, f64)> = None;
+    let mut last_time_of_track: HashMap<(u32, u32, u32), f64> = HashMap::new();
+    for row in table.rows() {
+        let row = row?;
+        let replay = match c_replay {
+            Some(c) => row.u32(c, "replay")?,
+            None => 0,
+        };
+        let time = row.f64(c_time, "time")?;
+        if !(0.0..=1e12).contains(&time) {
+            return Err(row.error(c_time, format!("expected a time in [0, 1e12] s, found {time}")));
+        }
+        if let Some((r0, t0)) = last_key
+            && (replay, time) < (r0, t0)
+        {
+            return Err(row.error(
+                if replay < r0 { c_replay.unwrap_or(c_time) } else { c_time },
+                format!(
+                    "rows must be sorted by replay, then time: replay {replay} time {time} \
+                     comes after replay {r0} time {t0}"
+                ),
+            ));
+        }
+        last_key = Some((replay, time));
+        let name = row.name(c_sensor, "sensor")?;
+        let sensor = match sensors {
+            Some(t) => t.index(name).ok_or_else(|| {
+                row.error(
+                    c_sensor,
+                    format!("unknown sensor `{name}`: expected one of the sensors file's names"),
+                )
+            })?,
+            None => match table_sensors.iter().position(|s| s.name == name) {
+                Some(k) => k,
+                None => {
+                    table_sensors.push(Sensor {
+                        name: name.to_string(),
+                        network: name.to_string(),
+                        radar: None,
+                    });
+                    table_sensors.len() - 1
+                }
+            },
+        } as u32;
+        let track = row.u32(c_track, "track")?;
+        if let Some(t0) = last_time_of_track.insert((replay, sensor, track), time)
+            && t0 == time
+        {
+            return Err(row.error(
+                c_track,
+                format!("duplicate report: sensor {name} track {track} already has one at time {time}"),
+            ));
+        }
+        let truth = match c_truth {
+            Some(c) if !row.str(c).is_empty() && row.str(c) != "-1" => {
+                let v = row.u32(c, "truth")?;
+                i32::try_from(v).map_err(|_| row.error(c, "expected a truth id below 2^31"))?
+            }
+            _ => NO_TRUTH,
+        };
+        let mut state = [0.0; 6];
+        for k in 0..6 {
+            state[k] = row.f64(c_state[k], COMPONENTS[k])?;
+        }
+        let mut cov: Mat6 = [[0.0; 6]; 6];
+        for i in 0..dim {
+            for j in i..dim {
+                let v = row.f64(c_cov[i][j], &cov_column(i, j))?;
+                cov[i][j] = v;
+                cov[j][i] = v;
+            }
+        }
+        for &(a, b) in &mirrored {
+            let (va, vb) = (row.f64(a, "covariance")?, row.f64(b, "covariance")?);
+            if (va - vb).abs() > 1e-9 * va.abs().max(vb.abs()).max(1e-300) {
+                return Err(row.error(
+                    b,
+                    format!("expected a symmetric covariance: {vb} differs from its mirror {va}"),
+                ));
+            }
+        }
+        if linalg::cholesky(&cov, dim).is_err() {
+            return Err(row.error(
+                c_cov[0][0],
+                format!(
+                    "expected a positive definite {dim}×{dim} covariance (variances > 0, \
+                     correlations within ±1)"
+                ),
+            ));
+        }
+        let mut flags = 0;
+        if full {
+            flags |= HAS_VELOCITY_COV;
+        } else {
+            for k in 3..6 {
+                cov[k][k] = DEFAULT_VELOCITY_SIGMA * DEFAULT_VELOCITY_SIGMA;
+            }
+        }
+        reports.push(Report {
+            time,
+            state,
+            cov,
+            replay,
+            sensor,
+            track,
+            truth,
+            flags,
+            line: u32::try_from(row.line).unwrap_or(u32::MAX),
+        });
+    }
+    if reports.is_empty() {
+        return Err(table.no_rows_error("report"));
+    }
+    let sensors = match sensors {
+        Some(t) => t.clone(),
+        None => SensorTable::new(table_sensors),
+    };
+    Ok(ReportSet {
+        reports,
+        sensors,
+        full_covariance: full,
+    })
+}
+
+/// Writes reports with full covariances, in the order given (which must be sorted by
+/// replay, then time).
+pub fn write_reports(path: &Path, reports: &[Report], sensors: &SensorTable) -> Result<()> {
+    let mut out = String::with_capacity(reports.len() * 400 + 200);
+    out.push_str("replay,time,sensor,track,truth,x,y,z,vx,vy,vz");
+    for i in 0..6 {
+        for j in i..6 {
+            out.push(',');
+            out.push_str(&cov_column(i, j));
+        }
+    }
+    out.push('\n');
+    for r in reports {
+        let name = &sensors
+            .sensors
+            .get(r.sensor as usize)
+            .ok_or_else(|| Error::Config(format!("report names sensor index {}", r.sensor)))?
+            .name;
+        out.push_str(&format!("{},", r.replay));
+        push_fixed(&mut out, r.time, 3);
+        out.push_str(&format!(",{name},{},", r.track));
+        if r.truth != NO_TRUTH {
+            out.push_str(&r.truth.to_string());
+        }
+        for k in 0..6 {
+            out.push(',');
+            push_fixed(&mut out, r.state[k], if k < 3 { 3 } else { 4 });
+        }
+        for i in 0..6 {
+            for j in i..6 {
+                out.push(',');
+                push_sci(&mut out, r.cov[i][j]);
+            }
+        }
+        out.push('\n');
+    }
+    write_atomic(path, out.as_bytes())
+}

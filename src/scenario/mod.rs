@@ -1,0 +1,446 @@
+//! Synthetic engagements: ballistic missile salvos seen by three radar networks, with each
+//! network's local tracks. Everything derives from the seed: the same seed gives the same
+//! bytes.
+//!
+//! The layout, relative to the launch area and the flight azimuth:
+//! - network `launch`: two radars 70 km behind and 160 km beside the launch area, 650 km
+//!   range. They see boost and ascent, never the descent (it is beyond their range);
+//! - network `mid`: two radars 600–750 km downrange, 300 km off the track, 1100 km range.
+//!   The boost is below their radar horizon;
+//! - network `impact`: two radars near the impact area, 900 km range; the launch area is
+//!   far below their horizon.
+
+pub mod flight;
+pub mod tracker;
+
+use crate::error::{Error, Result};
+use crate::geo::{self, V3};
+use crate::io::csv::OutputDir;
+use crate::model::{Detection, NO_TRUTH, Radar, Report, Sensor, SensorTable, TruthSample, HAS_VELOCITY_COV};
+use flight::{Flight, Missile};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal, Poisson};
+use rayon::prelude::*;
+use tracker::{Filter, Measurement};
+
+/// Latitude and longitude (degrees) of the centre of the launch area.
+pub const LAUNCH_AREA: (f64, f64) = (34.0, 48.0);
+/// Azimuth of the flights (degrees from north).
+pub const FLIGHT_AZIMUTH: f64 = 300.0;
+/// Launch sites lie within this distance of the centre (so within 50 km of each other).
+pub const LAUNCH_AREA_RADIUS: f64 = 25_000.0;
+/// Consecutive misses after which a local track is deleted.
+pub const DELETE_AFTER_MISSES: u32 = 3;
+
+/// Which scenario to make.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScenarioName {
+    /// Closely spaced ballistic missiles, three networks.
+    Salvo,
+}
+
+/// Options of [`generate`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScenarioOptions {
+    pub name: ScenarioName,
+    pub seed: u64,
+    pub replays: u32,
+    /// Missiles per replay (at least 2: the first two are a closely spaced pair).
+    pub objects: u32,
+    /// Drop everything after this time (s), for short benchmark scenarios.
+    pub duration: Option<f64>,
+}
+
+impl Default for ScenarioOptions {
+    fn default() -> Self {
+        ScenarioOptions {
+            name: ScenarioName::Salvo,
+            seed: 1,
+            replays: 1,
+            objects: 8,
+            duration: None,
+        }
+    }
+}
+
+/// A generated engagement batch.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub sensors: SensorTable,
+    pub detections: Vec<Detection>,
+    pub reports: Vec<Report>,
+    pub truth: Vec<TruthSample>,
+}
+
+impl Scenario {
+    /// Writes `sensors.csv`, `detections.csv`, `reports.csv` and `truth.csv`.
+    pub fn write(&self, out: &OutputDir) -> Result<()> {
+        crate::io::write_sensors(&out.file("sensors.csv"), &self.sensors)?;
+        crate::io::write_detections(&out.file("detections.csv"), &self.detections, &self.sensors)?;
+        crate::io::write_reports(&out.file("reports.csv"), &self.reports, &self.sensors)?;
+        crate::io::write_truth(&out.file("truth.csv"), &self.truth)
+    }
+}
+
+/// A seed for replay `r`, so that a replay is the same whichever batch it is made in.
+fn replay_seed(seed: u64, replay: u32) -> u64 {
+    // SplitMix64 of (seed, replay).
+    let mut z = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(u64::from(replay).wrapping_mul(0xBF58_476D_1CE4_E5B9))
+        .wrapping_add(0x94D0_49BB_1331_11EB);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Makes a scenario.
+pub fn generate(opts: &ScenarioOptions) -> Result<Scenario> {
+    if opts.objects < 2 {
+        return Err(Error::Config("a salvo needs at least 2 objects".into()));
+    }
+    if opts.replays == 0 {
+        return Err(Error::Config("--replays must be at least 1".into()));
+    }
+    let sensors = layout();
+    let replays: Vec<ReplayData> = (0..opts.replays)
+        .into_par_iter()
+        .map(|r| generate_replay(opts, &sensors, r))
+        .collect();
+    let mut scenario = Scenario {
+        sensors,
+        detections: Vec::new(),
+        reports: Vec::new(),
+        truth: Vec::new(),
+    };
+    for r in replays {
+        scenario.detections.extend(r.detections);
+        scenario.reports.extend(r.reports);
+        scenario.truth.extend(r.truth);
+    }
+    Ok(scenario)
+}
+
+/// A point `downrange` metres along the flight azimuth from the launch area centre and
+/// `cross` metres to its right.
+fn theatre_point(downrange: f64, cross: f64) -> (f64, f64) {
+    let (lat0, lon0) = (LAUNCH_AREA.0.to_radians(), LAUNCH_AREA.1.to_radians());
+    let az = FLIGHT_AZIMUTH.to_radians();
+    let (lat1, lon1) = if downrange >= 0.0 {
+        geo::offset_geodetic(lat0, lon0, az, downrange)
+    } else {
+        geo::offset_geodetic(lat0, lon0, az + std::f64::consts::PI, -downrange)
+    };
+    let (lat2, lon2) = if cross >= 0.0 {
+        geo::offset_geodetic(lat1, lon1, az + std::f64::consts::FRAC_PI_2, cross)
+    } else {
+        geo::offset_geodetic(lat1, lon1, az - std::f64::consts::FRAC_PI_2, -cross)
+    };
+    (lat2.to_degrees(), lon2.to_degrees())
+}
+
+/// The three networks.
+pub fn layout() -> SensorTable {
+    struct Site {
+        name: &'static str,
+        network: &'static str,
+        downrange: f64,
+        cross: f64,
+        sigma_range: f64,
+        sigma_angle_deg: f64,
+        max_range: f64,
+        min_elevation_deg: f64,
+        revisit: f64,
+        pd: f64,
+        false_alarms: f64,
+    }
+    let sites = [
+        Site { name: "L1", network: "launch", downrange: -70e3, cross: 0.0, sigma_range: 30.0, sigma_angle_deg: 0.06, max_range: 650e3, min_elevation_deg: 0.5, revisit: 2.0, pd: 0.9, false_alarms: 1.0 },
+        Site { name: "L2", network: "launch", downrange: 20e3, cross: 160e3, sigma_range: 40.0, sigma_angle_deg: 0.08, max_range: 650e3, min_elevation_deg: 0.5, revisit: 2.0, pd: 0.9, false_alarms: 1.0 },
+        Site { name: "M1", network: "mid", downrange: 600e3, cross: 300e3, sigma_range: 60.0, sigma_angle_deg: 0.08, max_range: 1100e3, min_elevation_deg: 1.0, revisit: 4.0, pd: 0.85, false_alarms: 2.0 },
+        Site { name: "M2", network: "mid", downrange: 750e3, cross: -280e3, sigma_range: 60.0, sigma_angle_deg: 0.08, max_range: 1100e3, min_elevation_deg: 1.0, revisit: 4.0, pd: 0.85, false_alarms: 2.0 },
+        Site { name: "I1", network: "impact", downrange: 1050e3, cross: 120e3, sigma_range: 40.0, sigma_angle_deg: 0.07, max_range: 900e3, min_elevation_deg: 0.5, revisit: 3.0, pd: 0.9, false_alarms: 1.5 },
+        Site { name: "I2", network: "impact", downrange: 1200e3, cross: -150e3, sigma_range: 40.0, sigma_angle_deg: 0.07, max_range: 900e3, min_elevation_deg: 0.5, revisit: 3.0, pd: 0.9, false_alarms: 1.5 },
+    ];
+    let sensors = sites
+        .iter()
+        .map(|s| {
+            let (lat, lon) = theatre_point(s.downrange, s.cross);
+            Sensor {
+                name: s.name.into(),
+                network: s.network.into(),
+                radar: Some(Radar {
+                    lat_deg: (lat * 1e6).round() / 1e6,
+                    lon_deg: (lon * 1e6).round() / 1e6,
+                    alt_m: 100.0,
+                    sigma_range: s.sigma_range,
+                    sigma_az: s.sigma_angle_deg.to_radians(),
+                    sigma_el: s.sigma_angle_deg.to_radians(),
+                    max_range: s.max_range,
+                    min_elevation: s.min_elevation_deg.to_radians(),
+                    revisit: s.revisit,
+                    pd: s.pd,
+                    false_alarms: s.false_alarms,
+                }),
+            }
+        })
+        .collect();
+    SensorTable::new(sensors)
+}
+
+/// The missiles of one replay. The first two are a closely spaced pair: launched in the
+/// same second from sites about a kilometre apart, on nearly the same trajectory.
+pub fn salvo_missiles(rng: &mut ChaCha8Rng, objects: u32) -> Vec<Missile> {
+    let mut missiles: Vec<Missile> = Vec::with_capacity(objects as usize);
+    for id in 0..objects {
+        let m = if id == 1 {
+            let lead = &missiles[0];
+            let bearing = rng.random_range(0.0..std::f64::consts::TAU);
+            let (lat, lon) = geo::offset_geodetic(lead.lat, lead.lon, bearing, rng.random_range(600.0..1200.0));
+            Missile {
+                id,
+                lat,
+                lon,
+                thrust0: lead.thrust0 * rng.random_range(0.999..1.001),
+                final_pitch: lead.final_pitch + rng.random_range(-0.002..0.002),
+                ..lead.clone()
+            }
+        } else {
+            let bearing = rng.random_range(0.0..std::f64::consts::TAU);
+            let dist = LAUNCH_AREA_RADIUS * rng.random_range(0.0f64..1.0).sqrt();
+            let (lat, lon) =
+                geo::offset_geodetic(LAUNCH_AREA.0.to_radians(), LAUNCH_AREA.1.to_radians(), bearing, dist);
+            Missile {
+                id,
+                lat,
+                lon,
+                launch_time: f64::from(rng.random_range(10u32..=130)),
+                azimuth: (FLIGHT_AZIMUTH + rng.random_range(-3.0..3.0)).to_radians(),
+                thrust0: rng.random_range(21.0..23.0),
+                burn_time: rng.random_range(90.0..100.0),
+                propellant_fraction: 0.7,
+                vertical_time: 8.0,
+                final_pitch: rng.random_range(1.0..1.1),
+            }
+        };
+        missiles.push(m);
+    }
+    missiles
+}
+
+struct ReplayData {
+    detections: Vec<Detection>,
+    reports: Vec<Report>,
+    truth: Vec<TruthSample>,
+}
+
+/// Something a radar can detect: a missile, or the fake target behind a false track.
+enum Target<'a> {
+    Missile(&'a Flight),
+    /// Straight-line motion from `start` (ECEF) with `velocity` over `[t0, t1]`.
+    Phantom { t0: f64, t1: f64, start: V3, velocity: V3 },
+}
+
+impl Target<'_> {
+    fn state(&self, t: f64) -> Option<[f64; 6]> {
+        match self {
+            Target::Missile(f) => f.state(t),
+            Target::Phantom { t0, t1, start, velocity } => (t >= *t0 && t <= *t1).then(|| {
+                let p = geo::add(start, &geo::scale(velocity, t - t0));
+                [p[0], p[1], p[2], velocity[0], velocity[1], velocity[2]]
+            }),
+        }
+    }
+
+    fn process_noise(&self, t: f64) -> f64 {
+        match self {
+            Target::Missile(f) if t <= f.burnout_time + 4.0 => tracker::Q_BOOST,
+            _ => tracker::Q_COAST,
+        }
+    }
+}
+
+fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -> ReplayData {
+    let mut rng = ChaCha8Rng::seed_from_u64(replay_seed(opts.seed, replay));
+    let missiles = salvo_missiles(&mut rng, opts.objects);
+    let flights: Vec<Flight> = missiles.iter().map(Missile::fly).collect();
+    let last_impact = flights.iter().map(|f| f.impact_time).fold(0.0, f64::max);
+    let end = opts.duration.map_or(last_impact + 5.0, |d| d.min(last_impact + 5.0));
+
+    // Truth at whole seconds (launches are whole seconds, so the launch point is a sample).
+    let mut truth = Vec::new();
+    let mut t = 0.0;
+    while t <= end {
+        for (m, f) in missiles.iter().zip(&flights) {
+            if let Some(state) = f.state(t) {
+                truth.push(TruthSample { time: t, state, replay, object: m.id });
+            }
+        }
+        t += 1.0;
+    }
+
+    let mut detections = Vec::new();
+    let mut reports = Vec::new();
+    let unit = Normal::new(0.0, 1.0).expect("unit normal");
+    for (s_idx, sensor) in sensors.sensors.iter().enumerate() {
+        let Some(radar) = &sensor.radar else { continue };
+        let site = radar.position();
+        let basis = radar.basis();
+        let sigma = [radar.sigma_range, radar.sigma_az, radar.sigma_el];
+        let phase = rng.random_range(0.0..radar.revisit);
+        let scans: Vec<f64> = (0..)
+            .map(|k| phase + f64::from(k) * radar.revisit)
+            .take_while(|&t| t <= end)
+            .collect();
+        let mut next_track: u32 = rng.random_range(1..5000);
+
+        // False tracks: phantom targets that live for a few scans.
+        let n_false = Poisson::new(1.0).map_or(0.0, |p: Poisson<f64>| p.sample(&mut rng)) as usize;
+        let mut phantoms = Vec::with_capacity(n_false);
+        for _ in 0..n_false {
+            let t0 = rng.random_range(0.0..(end - 30.0).max(1.0));
+            let r = radar.max_range * rng.random_range(0.2..0.8);
+            let az = rng.random_range(0.0..std::f64::consts::TAU);
+            let el = radar.min_elevation + rng.random_range(0.02..0.4);
+            let start = geo::add(&site, &geo::from_range_az_el(&basis, r, az, el));
+            let dir = geo::unit(&[unit.sample(&mut rng), unit.sample(&mut rng), unit.sample(&mut rng)]);
+            let velocity = geo::scale(&dir, rng.random_range(300.0..1500.0));
+            let t1 = t0 + radar.revisit * f64::from(rng.random_range(4u32..9));
+            phantoms.push(Target::Phantom { t0, t1, start, velocity });
+        }
+        let targets: Vec<(i32, Target)> = flights
+            .iter()
+            .zip(&missiles)
+            .map(|(f, m)| (m.id as i32, Target::Missile(f)))
+            .chain(phantoms.into_iter().map(|p| (NO_TRUTH, p)))
+            .collect();
+
+        // Detections scan by scan; for each target the measurements it produced (or a miss).
+        let mut per_target: Vec<Vec<(f64, Option<Measurement>)>> = vec![Vec::new(); targets.len()];
+        for &t in &scans {
+            for (k, (truth_id, target)) in targets.iter().enumerate() {
+                let Some(state) = target.state(t) else { continue };
+                let (r, az, el) = geo::range_az_el(&site, &basis, &[state[0], state[1], state[2]]);
+                let phantom = *truth_id == NO_TRUTH;
+                let in_cover = r <= radar.max_range && el >= radar.min_elevation;
+                if !in_cover && !phantom {
+                    continue;
+                }
+                let detected = phantom || rng.random_bool(radar.pd);
+                let meas = detected.then(|| {
+                    let rae = [
+                        r + sigma[0] * unit.sample(&mut rng),
+                        az + sigma[1] * unit.sample(&mut rng),
+                        el + sigma[2] * unit.sample(&mut rng),
+                    ];
+                    detections.push(Detection {
+                        time: t,
+                        measurement: [rae[0], rae[1].rem_euclid(std::f64::consts::TAU), rae[2]],
+                        replay,
+                        sensor: s_idx as u32,
+                        truth: *truth_id,
+                        _pad: 0,
+                    });
+                    let (z, rc) = tracker::convert(&site, &basis, &rae, &sigma);
+                    Measurement { time: t, z, r: rc }
+                });
+                per_target[k].push((t, meas));
+            }
+            // Clutter: uniform in range, azimuth, and the lower elevations.
+            let n_fa = Poisson::new(radar.false_alarms.max(1e-9)).map_or(0.0, |p: Poisson<f64>| p.sample(&mut rng)) as usize;
+            for _ in 0..n_fa {
+                detections.push(Detection {
+                    time: t,
+                    measurement: [
+                        rng.random_range(20e3..radar.max_range),
+                        rng.random_range(0.0..std::f64::consts::TAU),
+                        radar.min_elevation + rng.random_range(0.0..0.5),
+                    ],
+                    replay,
+                    sensor: s_idx as u32,
+                    truth: NO_TRUTH,
+                    _pad: 0,
+                });
+            }
+        }
+
+        for (k, (truth_id, target)) in targets.iter().enumerate() {
+            run_tracker(&per_target[k], target, *truth_id, replay, s_idx as u32, radar.revisit, &mut next_track, &mut reports);
+        }
+    }
+    detections.sort_by(|a, b| a.time.total_cmp(&b.time).then(a.sensor.cmp(&b.sensor)));
+    reports.sort_by(|a, b| {
+        a.time
+            .total_cmp(&b.time)
+            .then(a.sensor.cmp(&b.sensor))
+            .then(a.track.cmp(&b.track))
+    });
+    ReplayData { detections, reports, truth }
+}
+
+/// Runs the truth-aided local tracker of one sensor on one target's scan history, with
+/// two-point initiation (two detections within three scans), deletion after
+/// [`DELETE_AFTER_MISSES`] misses, and one report per scan while the track lives.
+#[allow(clippy::too_many_arguments, reason = "one call site; the arguments are the tracker's context")]
+fn run_tracker(
+    scans: &[(f64, Option<Measurement>)],
+    target: &Target,
+    truth: i32,
+    replay: u32,
+    sensor: u32,
+    revisit: f64,
+    next_track: &mut u32,
+    reports: &mut Vec<Report>,
+) {
+    let mut tentative: Option<Measurement> = None;
+    let mut track: Option<(u32, Filter, u32)> = None;
+    for (t, meas) in scans {
+        match (&mut track, meas) {
+            (Some((number, filter, misses)), m) => {
+                filter.predict(*t, target.process_noise(*t));
+                match m {
+                    Some(m) if filter.update(m).is_ok() => *misses = 0,
+                    _ => *misses += 1,
+                }
+                if *misses >= DELETE_AFTER_MISSES {
+                    track = None;
+                    continue;
+                }
+                reports.push(Report {
+                    time: *t,
+                    state: filter.x,
+                    cov: filter.p,
+                    replay,
+                    sensor,
+                    track: *number,
+                    truth,
+                    flags: HAS_VELOCITY_COV,
+                    line: 0,
+                });
+            }
+            (None, Some(m)) => match tentative {
+                Some(first) if m.time - first.time <= 3.0 * revisit + 1e-6 => {
+                    let filter = Filter::two_point(&first, m);
+                    let number = *next_track;
+                    *next_track += 1;
+                    reports.push(Report {
+                        time: *t,
+                        state: filter.x,
+                        cov: filter.p,
+                        replay,
+                        sensor,
+                        track: number,
+                        truth,
+                        flags: HAS_VELOCITY_COV,
+                        line: 0,
+                    });
+                    track = Some((number, filter, 0));
+                    tentative = None;
+                }
+                _ => tentative = Some(*m),
+            },
+            (None, None) => {}
+        }
+    }
+}
