@@ -102,3 +102,10 @@ impl Solution {
 pub fn solve_exact(problem: &Problem) -> Result<Solution> {
     exact::solve(problem)
 }
+
+pub use problems::Solver;
+
+/// Solves `problem` with `solver` (the auction with its default options).
+pub fn solve(problem: &Problem, solver: Solver) -> Result<Solution> {
+    solver.solve(problem)
+}

@@ -251,8 +251,9 @@ impl<'a> Tokens<'a> {
     }
 }
 
-/// Which solver [`run_bench`] uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which solver to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
 pub enum Solver {
     /// [`solve_exact`].
     Exact,
