@@ -49,7 +49,11 @@ pub fn associate_epoch(tracks: &[EpochTrack], params: &EpochParams) -> Result<Ve
     let mut start = 0;
     while start < tracks.len() {
         let sensor = tracks[start].sensor;
-        let end = start + tracks[start..].iter().take_while(|t| t.sensor == sensor).count();
+        let end = start
+            + tracks[start..]
+                .iter()
+                .take_while(|t| t.sensor == sensor)
+                .count();
         let rows = &tracks[start..end];
         let assignment = if clusters.is_empty() {
             vec![None; rows.len()]
@@ -68,7 +72,12 @@ pub fn associate_epoch(tracks: &[EpochTrack], params: &EpochParams) -> Result<Ve
                     }
                 }
             }
-            let problem = Problem { rows: rows.len(), cols, cost, miss: Some(1.0) };
+            let problem = Problem {
+                rows: rows.len(),
+                cols,
+                cost,
+                miss: Some(1.0),
+            };
             assign::solve(&problem, params.solver)?.row_to_col
         };
         let before = clusters.len();
@@ -76,7 +85,12 @@ pub fn associate_epoch(tracks: &[EpochTrack], params: &EpochParams) -> Result<Ve
             match assignment[i] {
                 Some(j) if j < before => {
                     let c = &mut clusters[j];
-                    let (x, p) = fuse::fuse_pair((&c.0, &c.1), (&t.state, &t.cov), params.fusion, params.rho)?;
+                    let (x, p) = fuse::fuse_pair(
+                        (&c.0, &c.1),
+                        (&t.state, &t.cov),
+                        params.fusion,
+                        params.rho,
+                    )?;
                     *c = (x, p, c.2.min(t.dim));
                     cluster_of[start + i] = j as u32;
                 }
@@ -102,7 +116,10 @@ pub struct HysteresisParams {
 
 impl Default for HysteresisParams {
     fn default() -> Self {
-        HysteresisParams { confirm: 3, break_after: 5 }
+        HysteresisParams {
+            confirm: 3,
+            break_after: 5,
+        }
     }
 }
 
@@ -187,7 +204,9 @@ impl Hysteresis {
                     .max_by_key(|&m| (self.joined[m], m));
                 match leaver {
                     Some(m) => {
-                        self.members.get_mut(&number).map(|v| v.retain(|&x| x != m));
+                        if let Some(v) = self.members.get_mut(&number) {
+                            v.retain(|&x| x != m);
+                        }
                         self.open(m);
                     }
                     None => break,
@@ -247,11 +266,17 @@ impl Hysteresis {
         // Output: system tracks with live members.
         let mut out = Vec::new();
         for (&number, members) in &self.members {
-            let live: Vec<usize> = members.iter().filter_map(|m| slot.get(m).copied()).collect();
+            let live: Vec<usize> = members
+                .iter()
+                .filter_map(|m| slot.get(m).copied())
+                .collect();
             if !live.is_empty() {
                 let mut live = live;
                 live.sort_unstable();
-                out.push(SystemGroup { number, members: live });
+                out.push(SystemGroup {
+                    number,
+                    members: live,
+                });
             }
         }
         out
@@ -268,11 +293,22 @@ impl Hysteresis {
     }
 
     /// True when the live members of two system tracks include two tracks of one sensor.
-    fn sensor_conflict(&self, a: u32, b: u32, tracks: &[EpochTrack], slot: &BTreeMap<usize, usize>) -> bool {
+    fn sensor_conflict(
+        &self,
+        a: u32,
+        b: u32,
+        tracks: &[EpochTrack],
+        slot: &BTreeMap<usize, usize>,
+    ) -> bool {
         let sensors = |n: u32| -> Vec<u32> {
             self.members
                 .get(&n)
-                .map(|v| v.iter().filter_map(|m| slot.get(m)).map(|&k| tracks[k].sensor).collect())
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|m| slot.get(m))
+                        .map(|&k| tracks[k].sensor)
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let sa = sensors(a);
@@ -289,7 +325,14 @@ mod tests {
         for (i, row) in cov.iter_mut().enumerate() {
             row[i] = if i < 3 { 100.0 } else { 1.0 };
         }
-        EpochTrack { track, sensor, state: [x, 0.0, 0.0, 0.0, 0.0, 0.0], cov, dim: 6, truth: 0 }
+        EpochTrack {
+            track,
+            sensor,
+            state: [x, 0.0, 0.0, 0.0, 0.0, 0.0],
+            cov,
+            dim: 6,
+            truth: 0,
+        }
     }
 
     fn params() -> EpochParams {
@@ -321,7 +364,10 @@ mod tests {
 
     #[test]
     fn merge_after_confirm_and_break_after_misses() {
-        let p = HysteresisParams { confirm: 3, break_after: 2 };
+        let p = HysteresisParams {
+            confirm: 3,
+            break_after: 2,
+        };
         let mut h = Hysteresis::new(p, 2);
         let tracks = [track(0, 0, 0.0), track(1, 1, 0.0)];
         // Together for two epochs: still two system tracks.
@@ -331,7 +377,13 @@ mod tests {
         }
         // Third epoch together: merged under the older number.
         let g = h.step(&tracks, &[0, 0]);
-        assert_eq!(g, vec![SystemGroup { number: 1, members: vec![0, 1] }]);
+        assert_eq!(
+            g,
+            vec![SystemGroup {
+                number: 1,
+                members: vec![0, 1]
+            }]
+        );
         // Apart for one epoch: still one system track.
         assert_eq!(h.step(&tracks, &[0, 1]).len(), 1);
         // Together again resets the count; then apart twice: the later joiner leaves.
@@ -341,15 +393,27 @@ mod tests {
         assert_eq!(
             g,
             vec![
-                SystemGroup { number: 1, members: vec![0] },
-                SystemGroup { number: 3, members: vec![1] }
+                SystemGroup {
+                    number: 1,
+                    members: vec![0]
+                },
+                SystemGroup {
+                    number: 3,
+                    members: vec![1]
+                }
             ]
         );
     }
 
     #[test]
     fn tracks_of_one_sensor_never_merge() {
-        let mut h = Hysteresis::new(HysteresisParams { confirm: 1, break_after: 1 }, 2);
+        let mut h = Hysteresis::new(
+            HysteresisParams {
+                confirm: 1,
+                break_after: 1,
+            },
+            2,
+        );
         let tracks = [track(0, 0, 0.0), track(1, 0, 0.0)];
         for _ in 0..5 {
             assert_eq!(h.step(&tracks, &[0, 0]).len(), 2);

@@ -157,23 +157,38 @@ fn split_replays<'a>(reports: &'a [Report], cfg: &Config) -> Vec<ReplayInput<'a>
     let mut start = 0;
     while start < reports.len() {
         let replay = reports[start].replay;
-        let end = start + reports[start..].iter().take_while(|r| r.replay == replay).count();
+        let end = start
+            + reports[start..]
+                .iter()
+                .take_while(|r| r.replay == replay)
+                .count();
         let slice = &reports[start..end];
         let mut keys: Vec<(u32, u32)> = slice.iter().map(|r| (r.sensor, r.track)).collect();
         keys.sort_unstable();
         keys.dedup();
         let mut local: Vec<LocalTrack> = keys
             .iter()
-            .map(|&(sensor, track)| LocalTrack { sensor, track, reports: Vec::new(), max_age: 0.0 })
+            .map(|&(sensor, track)| LocalTrack {
+                sensor,
+                track,
+                reports: Vec::new(),
+                max_age: 0.0,
+            })
             .collect();
         for (i, r) in slice.iter().enumerate() {
             let k = keys.binary_search(&(r.sensor, r.track)).unwrap_or_default();
             local[k].reports.push(i);
         }
         for lt in &mut local {
-            lt.max_age = cfg.max_age.unwrap_or_else(|| auto_max_age(slice, &lt.reports));
+            lt.max_age = cfg
+                .max_age
+                .unwrap_or_else(|| auto_max_age(slice, &lt.reports));
         }
-        out.push(ReplayInput { replay, reports: slice, local });
+        out.push(ReplayInput {
+            replay,
+            reports: slice,
+            local,
+        });
         start = end;
     }
     out
@@ -182,7 +197,10 @@ fn split_replays<'a>(reports: &'a [Report], cfg: &Config) -> Vec<ReplayInput<'a>
 /// 1.5 times the median interval between a track's reports (2 s for a single report):
 /// long enough to bridge a late report, short enough not to coast a dead track.
 fn auto_max_age(reports: &[Report], idx: &[usize]) -> f64 {
-    let mut gaps: Vec<f64> = idx.windows(2).map(|w| reports[w[1]].time - reports[w[0]].time).collect();
+    let mut gaps: Vec<f64> = idx
+        .windows(2)
+        .map(|w| reports[w[1]].time - reports[w[0]].time)
+        .collect();
     if gaps.is_empty() {
         return 2.0;
     }
@@ -197,7 +215,11 @@ fn epoch_plan(input: &ReplayInput, interval: f64) -> Vec<(f64, Vec<(usize, usize
     let last = input
         .local
         .iter()
-        .filter_map(|lt| lt.reports.last().map(|&i| input.reports[i].time + lt.max_age))
+        .filter_map(|lt| {
+            lt.reports
+                .last()
+                .map(|&i| input.reports[i].time + lt.max_age)
+        })
         .fold(first, f64::max);
     let k0 = (first / interval).ceil() as i64;
     let k1 = (last / interval).floor() as i64;
@@ -228,7 +250,12 @@ fn epoch_plan(input: &ReplayInput, interval: f64) -> Vec<(f64, Vec<(usize, usize
 pub fn correlate(set: &ReportSet, cfg: &Config) -> Result<Correlation> {
     cfg.validate()?;
     let gate = Gate::new(cfg.gate_probability)?;
-    let params = EpochParams { gate, rho: cfg.rho, fusion: cfg.fusion, solver: cfg.solver };
+    let params = EpochParams {
+        gate,
+        rho: cfg.rho,
+        fusion: cfg.fusion,
+        solver: cfg.solver,
+    };
     let inputs = split_replays(&set.reports, cfg);
     let mut times = StageTimes::default();
     let mut replays = Vec::with_capacity(inputs.len());
@@ -245,13 +272,18 @@ pub fn correlate(set: &ReportSet, cfg: &Config) -> Result<Correlation> {
                             .iter()
                             .map(|&(j, r)| {
                                 let rep = &input.reports[r];
-                                let (state, cov) = propagate(&rep.state, &rep.cov, t - rep.time, &cfg.propagation);
+                                let (state, cov) =
+                                    propagate(&rep.state, &rep.cov, t - rep.time, &cfg.propagation);
                                 EpochTrack {
                                     track: j,
                                     sensor: rep.sensor,
                                     state,
                                     cov,
-                                    dim: if rep.flags & HAS_VELOCITY_COV != 0 { 6 } else { 3 },
+                                    dim: if rep.flags & HAS_VELOCITY_COV != 0 {
+                                        6
+                                    } else {
+                                        3
+                                    },
                                     truth: rep.truth,
                                 }
                             })
@@ -284,7 +316,11 @@ pub fn correlate(set: &ReportSet, cfg: &Config) -> Result<Correlation> {
             .zip(&clusters)
             .map(|((input, epochs), clusters)| {
                 let mut h = Hysteresis::new(cfg.hysteresis, input.local.len());
-                epochs.iter().zip(clusters).map(|((_, tracks), c)| h.step(tracks, c)).collect()
+                epochs
+                    .iter()
+                    .zip(clusters)
+                    .map(|((_, tracks), c)| h.step(tracks, c))
+                    .collect()
             })
             .collect();
         times.hysteresis += t0.elapsed().as_secs_f64();
@@ -301,29 +337,59 @@ pub fn correlate(set: &ReportSet, cfg: &Config) -> Result<Correlation> {
                     .zip(groups)
                     .map(|((t, tracks), groups)| fuse_epoch(*t, tracks, groups, cfg))
                     .collect::<Result<Vec<_>>>()?;
-                Ok(ReplayResult { replay: input.replay, local: input.local.clone(), epochs })
+                Ok(ReplayResult {
+                    replay: input.replay,
+                    local: input.local.clone(),
+                    epochs,
+                })
             })
             .collect::<Result<_>>()?;
         times.fuse += t0.elapsed().as_secs_f64();
         replays.extend(fused);
     }
-    Ok(Correlation { replays, times, config: *cfg })
+    Ok(Correlation {
+        replays,
+        times,
+        config: *cfg,
+    })
 }
 
-fn fuse_epoch(time: f64, tracks: &[EpochTrack], groups: &[SystemGroup], cfg: &Config) -> Result<Epoch> {
+fn fuse_epoch(
+    time: f64,
+    tracks: &[EpochTrack],
+    groups: &[SystemGroup],
+    cfg: &Config,
+) -> Result<Epoch> {
     let mut live: Vec<LiveTrack> = tracks
         .iter()
-        .map(|t| LiveTrack { track: t.track as u32, truth: t.truth, system: 0 })
+        .map(|t| LiveTrack {
+            track: t.track as u32,
+            truth: t.truth,
+            system: 0,
+        })
         .collect();
     let mut system = Vec::with_capacity(groups.len());
     for g in groups {
-        let estimates: Vec<(Vec6, Mat6)> = g.members.iter().map(|&k| (tracks[k].state, tracks[k].cov)).collect();
-        let (state, cov) = fuse::fuse_all(&estimates, cfg.fusion, cfg.rho)
-            .map_err(|e| Error::Numeric(format!("fusing system track {} at time {time}: {e}", g.number)))?;
+        let estimates: Vec<(Vec6, Mat6)> = g
+            .members
+            .iter()
+            .map(|&k| (tracks[k].state, tracks[k].cov))
+            .collect();
+        let (state, cov) = fuse::fuse_all(&estimates, cfg.fusion, cfg.rho).map_err(|e| {
+            Error::Numeric(format!(
+                "fusing system track {} at time {time}: {e}",
+                g.number
+            ))
+        })?;
         for &k in &g.members {
             live[k].system = g.number;
         }
-        system.push(SystemTrack { number: g.number, state, cov, sources: g.members.len() as u32 });
+        system.push(SystemTrack {
+            number: g.number,
+            state,
+            cov,
+            sources: g.members.len() as u32,
+        });
     }
     Ok(Epoch { time, live, system })
 }

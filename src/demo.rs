@@ -21,7 +21,10 @@ pub struct Line {
 /// `out`) and each network alone, and returns the table lines (networks, then fused).
 pub fn run_demo(out: &Path, seed: u64) -> Result<Vec<Line>> {
     let dir = OutputDir::create(out)?;
-    let scenario = scenario::generate(&ScenarioOptions { seed, ..Default::default() })?;
+    let scenario = scenario::generate(&ScenarioOptions {
+        seed,
+        ..Default::default()
+    })?;
     scenario.write(&dir)?;
     let inputs = Inputs {
         reports: dir.file("reports.csv"),
@@ -30,7 +33,13 @@ pub fn run_demo(out: &Path, seed: u64) -> Result<Vec<Line>> {
     };
     let cfg = Config::default();
     let gospa = GospaParams::default();
-    let fused = run::correlate_files(&inputs, &cfg, &gospa)?;
+    let mut fused = run::correlate_files(&inputs, &cfg, &gospa)?;
+    // The files were read from the folder before it got its final name.
+    fused.summary.inputs = Inputs {
+        reports: out.join("reports.csv"),
+        sensors: Some(out.join("sensors.csv")),
+        truth: Some(out.join("truth.csv")),
+    };
     let truth = io::read_truth(&dir.file("truth.csv"))?;
     let mut lines = Vec::new();
     for (n, name) in fused.reports.sensors.networks.iter().enumerate() {
@@ -38,9 +47,18 @@ pub fn run_demo(out: &Path, seed: u64) -> Result<Vec<Line>> {
         let subset = run::network_subset(&fused.reports, n);
         let corr = correlate::correlate(&subset, &cfg)?;
         let m = metrics::score(&corr, &subset.sensors, &truth, &gospa)?;
-        lines.push(Line { name: format!("{name} alone"), metrics: m, seconds: start.elapsed().as_secs_f64() });
+        lines.push(Line {
+            name: format!("{name} alone"),
+            metrics: m,
+            seconds: start.elapsed().as_secs_f64(),
+        });
     }
-    crate::output::write_outputs(&dir, &fused.correlation, &fused.reports.sensors, &fused.summary)?;
+    crate::output::write_outputs(
+        &dir,
+        &fused.correlation,
+        &fused.reports.sensors,
+        &fused.summary,
+    )?;
     if let Some(m) = fused.summary.metrics.clone() {
         lines.push(Line {
             name: "fused (all networks)".into(),
@@ -59,7 +77,15 @@ pub fn table(lines: &[Line]) -> String {
     let _ = writeln!(
         s,
         "{:<22} {:>9} {:>7} {:>12} {:>10} {:>10} {:>10} {:>9} {:>8}",
-        "", "coverage", "purity", "completeness", "GOSPA (m)", "launch km", "impact km", "switches", "time s"
+        "",
+        "coverage",
+        "purity",
+        "completeness",
+        "GOSPA (m)",
+        "launch km",
+        "impact km",
+        "switches",
+        "time s"
     );
     for l in lines {
         let m = &l.metrics;

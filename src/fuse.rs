@@ -70,7 +70,12 @@ pub fn fuse_pair(
 }
 
 /// `P = (wa Ya + wb Yb)⁻¹`, `x = P (wa Ya xa + wb Yb xb)`.
-fn information_fusion(a: (&Vec6, &Mat6), b: (&Vec6, &Mat6), wa: f64, wb: f64) -> Result<(Vec6, Mat6)> {
+fn information_fusion(
+    a: (&Vec6, &Mat6),
+    b: (&Vec6, &Mat6),
+    wa: f64,
+    wb: f64,
+) -> Result<(Vec6, Mat6)> {
     let ya = linalg::scale(&linalg::inverse_spd(a.1, 6)?, wa);
     let yb = linalg::scale(&linalg::inverse_spd(b.1, 6)?, wb);
     let y = linalg::add(&ya, &yb);
@@ -108,7 +113,11 @@ pub fn golden_section(f: impl Fn(f64) -> f64, lo: f64, hi: f64) -> f64 {
 }
 
 /// Fuses any number of estimates, pairwise in order.
-pub fn fuse_all(estimates: &[(Vec6, Mat6)], method: FusionMethod, rho: f64) -> Result<(Vec6, Mat6)> {
+pub fn fuse_all(
+    estimates: &[(Vec6, Mat6)],
+    method: FusionMethod,
+    rho: f64,
+) -> Result<(Vec6, Mat6)> {
     let (first, rest) = estimates
         .split_first()
         .ok_or_else(|| Error::Numeric("nothing to fuse".into()))?;
@@ -134,7 +143,13 @@ mod tests {
     #[test]
     fn independent_fusion_of_equal_estimates_halves_covariance() {
         let p = diag([4.0; 6]);
-        let (x, pf) = fuse_pair((&[0.0; 6], &p), (&[2.0; 6], &p), FusionMethod::Independent, 0.0).unwrap();
+        let (x, pf) = fuse_pair(
+            (&[0.0; 6], &p),
+            (&[2.0; 6], &p),
+            FusionMethod::Independent,
+            0.0,
+        )
+        .unwrap();
         for i in 0..6 {
             assert!((x[i] - 1.0).abs() < 1e-12);
             assert!((pf[i][i] - 2.0).abs() < 1e-12);
@@ -151,7 +166,10 @@ mod tests {
             0.0,
         )
         .unwrap();
-        assert!((x[0] - 1.0).abs() < 1e-6 && (p[0][0] - 1.0).abs() < 1e-6, "{x:?} {p:?}");
+        assert!(
+            (x[0] - 1.0).abs() < 1e-6 && (p[0][0] - 1.0).abs() < 1e-6,
+            "{x:?} {p:?}"
+        );
     }
 
     #[test]
@@ -159,8 +177,13 @@ mod tests {
         // Two estimates good in different axes: CI weights them equally by symmetry.
         let a = diag([1.0, 9.0, 1.0, 9.0, 1.0, 9.0]);
         let b = diag([9.0, 1.0, 9.0, 1.0, 9.0, 1.0]);
-        let (x, p) =
-            fuse_pair((&[0.0; 6], &a), (&[1.0; 6], &b), FusionMethod::CovarianceIntersection, 0.0).unwrap();
+        let (x, p) = fuse_pair(
+            (&[0.0; 6], &a),
+            (&[1.0; 6], &b),
+            FusionMethod::CovarianceIntersection,
+            0.0,
+        )
+        .unwrap();
         // ω = ½: P⁻¹ = ½(1 + 1/9) per axis, P = 1.8; x₀ = 1.8 · ½ · (1/9) = 0.1.
         assert!((p[0][0] - 1.8).abs() < 1e-6, "{}", p[0][0]);
         assert!((x[0] - 0.1).abs() < 1e-6, "{}", x[0]);

@@ -17,7 +17,10 @@ pub fn chi_square(x1: &Vec6, p1: &Mat6, x2: &Vec6, p2: &Mat6, rho: f64, dim: usi
             return f64::INFINITY;
         };
         let p12 = linalg::mul(&l1, &linalg::transpose(&l2));
-        s = linalg::sub(&linalg::sub(&s, &linalg::scale(&p12, rho)), &linalg::scale(&linalg::transpose(&p12), rho));
+        s = linalg::sub(
+            &linalg::sub(&s, &linalg::scale(&p12, rho)),
+            &linalg::scale(&linalg::transpose(&p12), rho),
+        );
     }
     match linalg::cholesky(&s, dim) {
         Ok(l) => linalg::mahalanobis(&l, &linalg::sub_vec(x1, x2), dim),
@@ -140,7 +143,11 @@ impl Gate {
     }
 
     pub fn threshold(&self, dim: usize) -> f64 {
-        if dim == 3 { self.threshold3 } else { self.threshold6 }
+        if dim == 3 {
+            self.threshold3
+        } else {
+            self.threshold6
+        }
     }
 }
 

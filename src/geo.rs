@@ -163,8 +163,7 @@ pub fn offset_geodetic(lat: f64, lon: f64, azimuth: f64, distance: f64) -> (f64,
     let r = 6_371_000.0;
     let d = distance / r;
     let lat2 = (lat.sin() * d.cos() + lat.cos() * d.sin() * azimuth.cos()).asin();
-    let lon2 = lon
-        + (azimuth.sin() * d.sin() * lat.cos()).atan2(d.cos() - lat.sin() * lat2.sin());
+    let lon2 = lon + (azimuth.sin() * d.sin() * lat.cos()).atan2(d.cos() - lat.sin() * lat2.sin());
     (lat2, lon2)
 }
 
@@ -216,7 +215,10 @@ mod tests {
     fn offset_keeps_distance() {
         let (lat, lon) = (0.5, 0.9);
         let (l2, o2) = offset_geodetic(lat, lon, 1.0, 100_000.0);
-        let d = ground_distance(&geodetic_to_ecef(lat, lon, 0.0), &geodetic_to_ecef(l2, o2, 0.0));
+        let d = ground_distance(
+            &geodetic_to_ecef(lat, lon, 0.0),
+            &geodetic_to_ecef(l2, o2, 0.0),
+        );
         assert!((d - 100_000.0).abs() < 500.0, "{d}");
     }
 }

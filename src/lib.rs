@@ -1,5 +1,12 @@
 //! trackcorr: batch track-to-track correlation and fusion for several sensor networks.
 
+// Matrix code and the CPU twins of GPU kernels index explicitly, so that they read like the
+// formulas and like the WGSL they mirror.
+#![allow(
+    clippy::needless_range_loop,
+    reason = "index loops mirror the formulas and the WGSL kernels"
+)]
+
 pub mod assign;
 pub mod associate;
 pub mod correlate;

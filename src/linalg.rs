@@ -132,7 +132,7 @@ pub fn cholesky(a: &Mat6, dim: usize) -> Result<Mat6> {
             d -= l[j][k] * l[j][k];
         }
         // A relative floor: a pivot that is zero up to rounding means the matrix is singular.
-        if !(d > 1e-12 * a[j][j].abs().max(f64::MIN_POSITIVE)) {
+        if d.is_nan() || d <= 1e-12 * a[j][j].abs().max(f64::MIN_POSITIVE) {
             return Err(Error::Numeric(format!(
                 "matrix is not positive definite (pivot {j} is {d:e})"
             )));

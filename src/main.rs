@@ -16,7 +16,11 @@ use trackcorr::run::{self, Inputs};
 use trackcorr::scenario::{self, ScenarioName, ScenarioOptions};
 
 #[derive(Parser)]
-#[command(name = "trackcorr", version, about = "Batch track-to-track correlation and fusion of several sensor networks")]
+#[command(
+    name = "trackcorr",
+    version,
+    about = "Batch track-to-track correlation and fusion of several sensor networks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -154,8 +158,21 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 start.elapsed().as_secs_f64()
             );
         }
-        Command::Generate { scenario, seed, replays, objects, duration, out } => {
-            let opts = ScenarioOptions { name: scenario, seed, replays, objects, duration };
+        Command::Generate {
+            scenario,
+            seed,
+            replays,
+            objects,
+            duration,
+            out,
+        } => {
+            let opts = ScenarioOptions {
+                name: scenario,
+                seed,
+                replays,
+                objects,
+                duration,
+            };
             let dir = OutputDir::create(&out)?;
             let s = scenario::generate(&opts)?;
             s.write(&dir)?;
@@ -170,7 +187,14 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Correlate(a) => correlate(a)?,
-        Command::Bench { what: BenchCommand::Assign { problems, solver, backend: Backend::Cpu } } => {
+        Command::Bench {
+            what:
+                BenchCommand::Assign {
+                    problems,
+                    solver,
+                    backend: Backend::Cpu,
+                },
+        } => {
             let problems = trackcorr::assign::problems::read_problems(&problems)?;
             for line in trackcorr::assign::problems::run_bench(&problems, solver)? {
                 println!("{line}");
@@ -183,22 +207,42 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
 fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
     let Backend::Cpu = a.backend;
     let cfg = Config {
-        propagation: Propagation { model: a.model, q: a.q, ..Propagation::default() },
+        propagation: Propagation {
+            model: a.model,
+            q: a.q,
+            ..Propagation::default()
+        },
         gate_probability: a.gate,
         rho: a.rho,
         fusion: a.fusion,
-        hysteresis: HysteresisParams { confirm: a.confirm, break_after: a.break_after },
+        hysteresis: HysteresisParams {
+            confirm: a.confirm,
+            break_after: a.break_after,
+        },
         solver: a.solver,
         epoch_interval: a.epoch_interval,
         max_age: a.max_age,
         ..Config::default()
     };
-    let gospa = GospaParams { p: a.gospa_p, c: a.gospa_c, alpha: 2.0 };
-    let inputs = Inputs { reports: a.reports, sensors: a.sensors, truth: a.truth };
+    let gospa = GospaParams {
+        p: a.gospa_p,
+        c: a.gospa_c,
+        alpha: 2.0,
+    };
+    let inputs = Inputs {
+        reports: a.reports,
+        sensors: a.sensors,
+        truth: a.truth,
+    };
     // Read and correlate before the output folder exists: bad input leaves nothing behind.
     let result = run::correlate_files(&inputs, &cfg, &gospa)?;
     let dir = OutputDir::create(&a.out)?;
-    trackcorr::output::write_outputs(&dir, &result.correlation, &result.reports.sensors, &result.summary)?;
+    trackcorr::output::write_outputs(
+        &dir,
+        &result.correlation,
+        &result.reports.sensors,
+        &result.summary,
+    )?;
     dir.commit()?;
     let c = &result.summary.counts;
     eprintln!(

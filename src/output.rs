@@ -26,7 +26,10 @@ pub fn associations_csv(corr: &Correlation, sensors: &SensorTable) -> String {
             for (system, sensor, track) in rows {
                 out.push_str(&format!("{},", r.replay));
                 push_fixed(&mut out, e.time, 3);
-                out.push_str(&format!(",{system},{},{track}\n", sensors.sensors[sensor as usize].name));
+                out.push_str(&format!(
+                    ",{system},{},{track}\n",
+                    sensors.sensors[sensor as usize].name
+                ));
             }
         }
     }
@@ -83,7 +86,11 @@ impl Counts {
         let mut rows = 0;
         let mut epochs = 0;
         for r in &corr.replays {
-            let mut seen: Vec<u32> = r.epochs.iter().flat_map(|e| e.system.iter().map(|s| s.number)).collect();
+            let mut seen: Vec<u32> = r
+                .epochs
+                .iter()
+                .flat_map(|e| e.system.iter().map(|s| s.number))
+                .collect();
             seen.sort_unstable();
             seen.dedup();
             numbers += seen.len();
@@ -102,8 +109,16 @@ impl Counts {
 }
 
 /// Writes the three outputs into `dir`.
-pub fn write_outputs(dir: &OutputDir, corr: &Correlation, sensors: &SensorTable, summary: &impl Serialize) -> Result<()> {
-    dir.write("associations.csv", associations_csv(corr, sensors).as_bytes())?;
+pub fn write_outputs(
+    dir: &OutputDir,
+    corr: &Correlation,
+    sensors: &SensorTable,
+    summary: &impl Serialize,
+) -> Result<()> {
+    dir.write(
+        "associations.csv",
+        associations_csv(corr, sensors).as_bytes(),
+    )?;
     dir.write("system_tracks.csv", system_tracks_csv(corr).as_bytes())?;
     let json = serde_json::to_string_pretty(summary)
         .map_err(|e| crate::Error::Numeric(format!("summary is not serialisable: {e}")))?;

@@ -239,7 +239,11 @@ mod tests {
                 let fd = (fp[i] - fm[i]) / (2.0 * h);
                 // The STM omits the J2 gradient, so agreement is to about 1e-3 of the entry.
                 let tol = 2e-3 * phi[i][j].abs().max(if i < 3 { 1.0 } else { 1e-2 });
-                assert!((fd - phi[i][j]).abs() < tol, "Φ[{i}][{j}] {} vs {fd}", phi[i][j]);
+                assert!(
+                    (fd - phi[i][j]).abs() < tol,
+                    "Φ[{i}][{j}] {} vs {fd}",
+                    phi[i][j]
+                );
             }
         }
     }

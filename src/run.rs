@@ -57,7 +57,11 @@ pub struct Run {
 pub fn correlate_files(inputs: &Inputs, cfg: &Config, gospa: &GospaParams) -> Result<Run> {
     cfg.validate()?;
     let start = Instant::now();
-    let sensors = inputs.sensors.as_deref().map(io::read_sensors).transpose()?;
+    let sensors = inputs
+        .sensors
+        .as_deref()
+        .map(io::read_sensors)
+        .transpose()?;
     let reports = io::read_reports(&inputs.reports, sensors.as_ref())?;
     let truth = inputs.truth.as_deref().map(io::read_truth).transpose()?;
     let read_s = start.elapsed().as_secs_f64();
@@ -70,7 +74,10 @@ pub fn correlate_files(inputs: &Inputs, cfg: &Config, gospa: &GospaParams) -> Re
     let metrics_s = t_metrics.elapsed().as_secs_f64();
     let summary = Summary {
         trackcorr_version: env!("CARGO_PKG_VERSION"),
-        backend: Backend { name: "cpu", threads: rayon::current_num_threads() },
+        backend: Backend {
+            name: "cpu",
+            threads: rayon::current_num_threads(),
+        },
         inputs: inputs.clone(),
         parameters: *cfg,
         counts: Counts::of(&correlation, reports.reports.len()),
@@ -82,7 +89,11 @@ pub fn correlate_files(inputs: &Inputs, cfg: &Config, gospa: &GospaParams) -> Re
         },
         metrics,
     };
-    Ok(Run { reports, correlation, summary })
+    Ok(Run {
+        reports,
+        correlation,
+        summary,
+    })
 }
 
 /// Keeps only the reports of one network's sensors.

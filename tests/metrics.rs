@@ -1,23 +1,42 @@
 //! Metrics on hand-built correlations whose scores can be worked out on paper.
 
-use trackcorr::correlate::{Config, Correlation, Epoch, LiveTrack, LocalTrack, ReplayResult, StageTimes, SystemTrack};
+use trackcorr::correlate::{
+    Config, Correlation, Epoch, LiveTrack, LocalTrack, ReplayResult, StageTimes, SystemTrack,
+};
 use trackcorr::geo;
 use trackcorr::metrics::{self, gospa::GospaParams};
 use trackcorr::model::{Sensor, SensorTable, TruthSample};
 
 fn sensors() -> SensorTable {
     SensorTable::new(vec![
-        Sensor { name: "A".into(), network: "west".into(), radar: None },
-        Sensor { name: "B".into(), network: "east".into(), radar: None },
+        Sensor {
+            name: "A".into(),
+            network: "west".into(),
+            radar: None,
+        },
+        Sensor {
+            name: "B".into(),
+            network: "east".into(),
+            radar: None,
+        },
     ])
 }
 
 fn local(sensor: u32, track: u32) -> LocalTrack {
-    LocalTrack { sensor, track, reports: Vec::new(), max_age: 2.0 }
+    LocalTrack {
+        sensor,
+        track,
+        reports: Vec::new(),
+        max_age: 2.0,
+    }
 }
 
 fn live(track: u32, truth: i32, system: u32) -> LiveTrack {
-    LiveTrack { track, truth, system }
+    LiveTrack {
+        track,
+        truth,
+        system,
+    }
 }
 
 /// A point on the equator, `east` metres east of longitude 0, at `alt` metres.
@@ -32,7 +51,12 @@ fn system(number: u32, state: [f64; 6]) -> SystemTrack {
     for (i, row) in cov.iter_mut().enumerate() {
         row[i] = 1.0;
     }
-    SystemTrack { number, state, cov, sources: 1 }
+    SystemTrack {
+        number,
+        state,
+        cov,
+        sources: 1,
+    }
 }
 
 fn correlation(epochs: Vec<Epoch>) -> Correlation {
@@ -51,8 +75,18 @@ fn correlation(epochs: Vec<Epoch>) -> Correlation {
 fn truth() -> Vec<TruthSample> {
     let mut t = Vec::new();
     for k in 0..4 {
-        t.push(TruthSample { time: k as f64, state: at(0.0, 0.0), replay: 0, object: 0 });
-        t.push(TruthSample { time: k as f64, state: at(50_000.0, 0.0), replay: 0, object: 1 });
+        t.push(TruthSample {
+            time: k as f64,
+            state: at(0.0, 0.0),
+            replay: 0,
+            object: 0,
+        });
+        t.push(TruthSample {
+            time: k as f64,
+            state: at(50_000.0, 0.0),
+            replay: 0,
+            object: 1,
+        });
     }
     t
 }
@@ -60,19 +94,46 @@ fn truth() -> Vec<TruthSample> {
 /// Epochs 0..3 (A = track 0, B = 1, C = 2):
 /// t0: A→1, B→2, C→3 ; t1: A,B→1, C→3 ; t2: A,C→1, B→2 ; t3: A,B→1, C→3.
 fn four_epochs() -> Vec<Epoch> {
-    let e = |time: f64, live: Vec<LiveTrack>, system: Vec<SystemTrack>| Epoch { time, live, system };
+    let e =
+        |time: f64, live: Vec<LiveTrack>, system: Vec<SystemTrack>| Epoch { time, live, system };
     vec![
-        e(0.0, vec![live(0, 0, 1), live(1, 0, 2), live(2, 1, 3)], vec![system(1, at(0.0, 0.0)), system(2, at(0.0, 0.0)), system(3, at(50_000.0, 0.0))]),
+        e(
+            0.0,
+            vec![live(0, 0, 1), live(1, 0, 2), live(2, 1, 3)],
+            vec![
+                system(1, at(0.0, 0.0)),
+                system(2, at(0.0, 0.0)),
+                system(3, at(50_000.0, 0.0)),
+            ],
+        ),
         // System track 1 is 3-4-0 m off its truth: position error 5 m.
-        e(1.0, vec![live(0, 0, 1), live(1, 0, 1), live(2, 1, 3)], vec![system(1, at(3.0, 4.0)), system(3, at(50_000.0, 0.0))]),
-        e(2.0, vec![live(0, 0, 1), live(1, 0, 2), live(2, 1, 1)], vec![system(1, at(0.0, 0.0)), system(2, at(0.0, 0.0))]),
-        e(3.0, vec![live(0, 0, 1), live(1, 0, 1), live(2, 1, 3)], vec![system(1, at(0.0, 0.0)), system(3, at(50_000.0, 0.0))]),
+        e(
+            1.0,
+            vec![live(0, 0, 1), live(1, 0, 1), live(2, 1, 3)],
+            vec![system(1, at(3.0, 4.0)), system(3, at(50_000.0, 0.0))],
+        ),
+        e(
+            2.0,
+            vec![live(0, 0, 1), live(1, 0, 2), live(2, 1, 1)],
+            vec![system(1, at(0.0, 0.0)), system(2, at(0.0, 0.0))],
+        ),
+        e(
+            3.0,
+            vec![live(0, 0, 1), live(1, 0, 1), live(2, 1, 3)],
+            vec![system(1, at(0.0, 0.0)), system(3, at(50_000.0, 0.0))],
+        ),
     ]
 }
 
 #[test]
 fn purity_completeness_switches_and_coverage() {
-    let m = metrics::score(&correlation(four_epochs()), &sensors(), &truth(), &GospaParams::default()).unwrap();
+    let m = metrics::score(
+        &correlation(four_epochs()),
+        &sensors(),
+        &truth(),
+        &GospaParams::default(),
+    )
+    .unwrap();
     // Pairs in one system track: t1 A-B (pure), t2 A-C (impure), t3 A-B (pure).
     assert_eq!(m.pairs_together, 3);
     assert!((m.purity - 2.0 / 3.0).abs() < 1e-12);
@@ -97,24 +158,44 @@ fn purity_completeness_switches_and_coverage() {
 
 #[test]
 fn rmse_counts_majority_labelled_system_tracks() {
-    let m = metrics::score(&correlation(four_epochs()), &sensors(), &truth(), &GospaParams::default()).unwrap();
+    let m = metrics::score(
+        &correlation(four_epochs()),
+        &sensors(),
+        &truth(),
+        &GospaParams::default(),
+    )
+    .unwrap();
     // Labelled system-track epochs: t0 (1, 2, 3), t1 (1, 3), t2 (1: A truth 0 vs C truth 1,
     // a tie that goes to the smaller id 0; 2), t3 (1, 3): 9 errors, one of them 5 m.
     let want = (25.0f64 / 9.0).sqrt();
-    assert!((m.position_rmse_m - want).abs() < 1e-6, "{}", m.position_rmse_m);
+    assert!(
+        (m.position_rmse_m - want).abs() < 1e-6,
+        "{}",
+        m.position_rmse_m
+    );
     assert!(m.velocity_rmse_mps.abs() < 1e-9);
 }
 
 #[test]
 fn gospa_mean_over_epochs() {
-    let m = metrics::score(&correlation(four_epochs()), &sensors(), &truth(), &GospaParams::default()).unwrap();
+    let m = metrics::score(
+        &correlation(four_epochs()),
+        &sensors(),
+        &truth(),
+        &GospaParams::default(),
+    )
+    .unwrap();
     // t0: two tracks on truth 0, one on truth 1: one false track, c²/2 = 500 000.
     // t1: 5 m off truth 0 and exact on truth 1: localisation 25.
     // t2: truth 1 has no track within c: missed 500 000, plus a false track 500 000.
     // t3: perfect.
     let d = [500_000f64.sqrt(), 5.0, 1_000_000f64.sqrt(), 0.0];
     let want = d.iter().sum::<f64>() / 4.0;
-    assert!((m.gospa.mean - want).abs() < 1e-6, "{} vs {want}", m.gospa.mean);
+    assert!(
+        (m.gospa.mean - want).abs() < 1e-6,
+        "{} vs {want}",
+        m.gospa.mean
+    );
     assert_eq!(m.gospa.epochs, 4);
 }
 
@@ -130,7 +211,12 @@ fn launch_and_impact_errors_of_a_ballistic_flight() {
     let mut t = 0.0;
     let mut s = s0;
     while geo::altitude(&[s[0], s[1], s[2]]) >= 0.0 || t == 0.0 {
-        truth.push(TruthSample { time: t, state: s, replay: 0, object: 0 });
+        truth.push(TruthSample {
+            time: t,
+            state: s,
+            replay: 0,
+            object: 0,
+        });
         s = trackcorr::propagate::ballistic_state(&s, 1.0, 0.5);
         t += 1.0;
     }
@@ -143,10 +229,18 @@ fn launch_and_impact_errors_of_a_ballistic_flight() {
             state = trackcorr::propagate::ballistic_state(&truth[0].state, 5.0, 0.5);
             state[1] += 500.0;
         }
-        epochs.push(Epoch { time: ts.time, live: vec![live(0, 0, 1)], system: vec![system(1, state)] });
+        epochs.push(Epoch {
+            time: ts.time,
+            live: vec![live(0, 0, 1)],
+            system: vec![system(1, state)],
+        });
     }
     let corr = Correlation {
-        replays: vec![ReplayResult { replay: 0, local: vec![local(0, 1)], epochs }],
+        replays: vec![ReplayResult {
+            replay: 0,
+            local: vec![local(0, 1)],
+            epochs,
+        }],
         times: StageTimes::default(),
         config: Config::default(),
     };

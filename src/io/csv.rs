@@ -129,7 +129,10 @@ impl Table {
                         path,
                         line,
                         column,
-                        format!("expected {width} fields as in the header, found {}", fields.len()),
+                        format!(
+                            "expected {width} fields as in the header, found {}",
+                            fields.len()
+                        ),
                     )));
                 }
                 Some(Ok(Row {
@@ -149,7 +152,12 @@ impl Table {
     /// An error for a file without data rows.
     pub fn no_rows_error(&self, what: &str) -> Error {
         let line = self.text.lines().count().max(1) + 1;
-        Error::input(&self.path, line, 1, format!("expected at least one {what} row after the header"))
+        Error::input(
+            &self.path,
+            line,
+            1,
+            format!("expected at least one {what} row after the header"),
+        )
     }
 }
 
@@ -189,7 +197,10 @@ impl<'a> Row<'a> {
         let s = self.str(i);
         match s.parse::<f64>() {
             Ok(v) if v.is_finite() => Ok(v),
-            Ok(_) => Err(self.error(i, format!("expected a finite number for `{name}`, found `{s}`"))),
+            Ok(_) => Err(self.error(
+                i,
+                format!("expected a finite number for `{name}`, found `{s}`"),
+            )),
             Err(_) => Err(self.error(i, format!("expected a number for `{name}`, found `{s}`"))),
         }
     }
@@ -198,7 +209,10 @@ impl<'a> Row<'a> {
     pub fn u32(&self, i: usize, name: &str) -> Result<u32> {
         let s = self.str(i);
         s.parse::<u32>().map_err(|_| {
-            self.error(i, format!("expected a non-negative integer for `{name}`, found `{s}`"))
+            self.error(
+                i,
+                format!("expected a non-negative integer for `{name}`, found `{s}`"),
+            )
         })
     }
 
@@ -335,8 +349,18 @@ mod tests {
         assert_eq!(rows[1].f64(0, "a").unwrap(), 4.0);
         let e = rows[1].f64(1, "bb").unwrap_err().to_string();
         assert_eq!(e, "t.csv:3:3: expected a number for `bb`, found `x5`");
-        let e = table("a\nNaN\n").unwrap().rows().next().unwrap().unwrap().f64(0, "a");
-        assert!(e.unwrap_err().to_string().contains("expected a finite number"));
+        let e = table("a\nNaN\n")
+            .unwrap()
+            .rows()
+            .next()
+            .unwrap()
+            .unwrap()
+            .f64(0, "a");
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .contains("expected a finite number")
+        );
     }
 
     #[test]
@@ -351,10 +375,21 @@ mod tests {
 
     #[test]
     fn empty_and_missing_column() {
-        assert!(table("").err().unwrap().to_string().starts_with("t.csv:1:1: file is empty"));
+        assert!(
+            table("")
+                .err()
+                .unwrap()
+                .to_string()
+                .starts_with("t.csv:1:1: file is empty")
+        );
         let t = table("a,b\n").unwrap();
         assert!(t.is_empty());
-        assert!(t.column("c").unwrap_err().to_string().contains("missing column `c`"));
+        assert!(
+            t.column("c")
+                .unwrap_err()
+                .to_string()
+                .contains("missing column `c`")
+        );
     }
 
     #[test]

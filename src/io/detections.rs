@@ -8,7 +8,11 @@ use crate::model::{Detection, NO_TRUTH, SensorTable};
 use std::path::Path;
 
 /// Writes detections in the order given (sorted by replay, then time).
-pub fn write_detections(path: &Path, detections: &[Detection], sensors: &SensorTable) -> Result<()> {
+pub fn write_detections(
+    path: &Path,
+    detections: &[Detection],
+    sensors: &SensorTable,
+) -> Result<()> {
     let mut out = String::with_capacity(detections.len() * 70 + 64);
     out.push_str("replay,time,sensor,range,azimuth,elevation,truth\n");
     for d in detections {

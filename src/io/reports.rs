@@ -68,10 +68,9 @@ pub fn read_reports(path: &Path, sensors: Option<&SensorTable>) -> Result<Report
     let mut mirrored = Vec::new();
     for i in 0..dim {
         for j in (i + 1)..dim {
-            if let (Some(a), Some(b)) = (
-                table.find(&cov_column(i, j)),
-                table.find(&cov_column(j, i)),
-            ) {
+            if let (Some(a), Some(b)) =
+                (table.find(&cov_column(i, j)), table.find(&cov_column(j, i)))
+            {
                 mirrored.push((a, b));
             }
         }
@@ -92,13 +91,20 @@ pub fn read_reports(path: &Path, sensors: Option<&SensorTable>) -> Result<Report
         };
         let time = row.f64(c_time, "time")?;
         if !(0.0..=1e12).contains(&time) {
-            return Err(row.error(c_time, format!("expected a time in [0, 1e12] s, found {time}")));
+            return Err(row.error(
+                c_time,
+                format!("expected a time in [0, 1e12] s, found {time}"),
+            ));
         }
         if let Some((r0, t0)) = last_key
             && (replay, time) < (r0, t0)
         {
             return Err(row.error(
-                if replay < r0 { c_replay.unwrap_or(c_time) } else { c_time },
+                if replay < r0 {
+                    c_replay.unwrap_or(c_time)
+                } else {
+                    c_time
+                },
                 format!(
                     "rows must be sorted by replay, then time: replay {replay} time {time} \
                      comes after replay {r0} time {t0}"
@@ -132,7 +138,9 @@ pub fn read_reports(path: &Path, sensors: Option<&SensorTable>) -> Result<Report
         {
             return Err(row.error(
                 c_track,
-                format!("duplicate report: sensor {name} track {track} already has one at time {time}"),
+                format!(
+                    "duplicate report: sensor {name} track {track} already has one at time {time}"
+                ),
             ));
         }
         let truth = match c_truth {

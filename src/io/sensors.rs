@@ -44,14 +44,35 @@ pub fn read_sensors(path: &Path) -> Result<SensorTable> {
         let v = |k: usize| row.f64(cols[k], MODEL_COLUMNS[k]);
         let radar = Radar {
             lat_deg: in_range(&row, cols[0], v(0)?, -90.0, 90.0, "a latitude in [-90, 90]")?,
-            lon_deg: in_range(&row, cols[1], v(1)?, -180.0, 360.0, "a longitude in [-180, 360]")?,
-            alt_m: in_range(&row, cols[2], v(2)?, -500.0, 1e5, "an altitude in [-500, 100000] m")?,
+            lon_deg: in_range(
+                &row,
+                cols[1],
+                v(1)?,
+                -180.0,
+                360.0,
+                "a longitude in [-180, 360]",
+            )?,
+            alt_m: in_range(
+                &row,
+                cols[2],
+                v(2)?,
+                -500.0,
+                1e5,
+                "an altitude in [-500, 100000] m",
+            )?,
             sigma_range: positive(&row, cols[3], v(3)?, "sigma_range_m")?,
             sigma_az: positive(&row, cols[4], v(4)?, "sigma_az_deg")?.to_radians(),
             sigma_el: positive(&row, cols[5], v(5)?, "sigma_el_deg")?.to_radians(),
             max_range: positive(&row, cols[6], v(6)?, "max_range_m")?,
-            min_elevation: in_range(&row, cols[7], v(7)?, -10.0, 90.0, "an elevation in [-10, 90]")?
-                .to_radians(),
+            min_elevation: in_range(
+                &row,
+                cols[7],
+                v(7)?,
+                -10.0,
+                90.0,
+                "an elevation in [-10, 90]",
+            )?
+            .to_radians(),
             revisit: positive(&row, cols[8], v(8)?, "revisit_s")?,
             pd: in_range(&row, cols[9], v(9)?, 0.0, 1.0, "a probability in [0, 1]")?,
             false_alarms: in_range(&row, cols[10], v(10)?, 0.0, 1e6, "a non-negative rate")?,

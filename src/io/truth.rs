@@ -30,7 +30,10 @@ pub fn read_truth(path: &Path) -> Result<Vec<TruthSample>> {
         };
         let time = row.f64(c_time, "time")?;
         if !(0.0..=1e12).contains(&time) {
-            return Err(row.error(c_time, format!("expected a time in [0, 1e12] s, found {time}")));
+            return Err(row.error(
+                c_time,
+                format!("expected a time in [0, 1e12] s, found {time}"),
+            ));
         }
         if let Some(prev) = last
             && (replay, time) < prev

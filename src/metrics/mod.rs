@@ -119,12 +119,16 @@ impl ObjectTruth {
 fn group_truth(truth: &[TruthSample]) -> BTreeMap<u32, Vec<ObjectTruth>> {
     let mut map: BTreeMap<(u32, u32), Vec<(f64, Vec6)>> = BTreeMap::new();
     for s in truth {
-        map.entry((s.replay, s.object)).or_default().push((s.time, s.state));
+        map.entry((s.replay, s.object))
+            .or_default()
+            .push((s.time, s.state));
     }
     let mut out: BTreeMap<u32, Vec<ObjectTruth>> = BTreeMap::new();
     for ((replay, object), mut samples) in map {
         samples.sort_by(|a, b| a.0.total_cmp(&b.0));
-        out.entry(replay).or_default().push(ObjectTruth { object, samples });
+        out.entry(replay)
+            .or_default()
+            .push(ObjectTruth { object, samples });
     }
     out
 }
@@ -174,7 +178,8 @@ pub fn score(
     let mut gospa_n = 0usize;
     let mut objects = Vec::new();
     let empty = Vec::new();
-    let results: BTreeMap<u32, &ReplayResult> = corr.replays.iter().map(|r| (r.replay, r)).collect();
+    let results: BTreeMap<u32, &ReplayResult> =
+        corr.replays.iter().map(|r| (r.replay, r)).collect();
     let replay_ids: Vec<u32> = {
         let mut v: Vec<u32> = results.keys().chain(truth.keys()).copied().collect();
         v.sort_unstable();
@@ -186,7 +191,9 @@ pub fn score(
         let res = results.get(&replay);
         let epochs: &[Epoch] = res.map_or(&[], |r| &r.epochs);
         let network_of = |track: u32| -> usize {
-            res.map_or(0, |r| sensors.network_of[r.local[track as usize].sensor as usize])
+            res.map_or(0, |r| {
+                sensors.network_of[r.local[track as usize].sensor as usize]
+            })
         };
         let sensor_of = |track: u32| -> u32 { res.map_or(0, |r| r.local[track as usize].sensor) };
 
@@ -210,9 +217,15 @@ pub fn score(
                 for l in e.live.iter().filter(|l| l.system == st.number) {
                     *votes.entry(l.truth).or_default() += 1;
                 }
-                let label = votes.iter().max_by_key(|&(t, n)| (*n, -*t)).map(|(&t, _)| t);
+                let label = votes
+                    .iter()
+                    .max_by_key(|&(t, n)| (*n, -*t))
+                    .map(|(&t, _)| t);
                 if let Some(obj) = label.filter(|&t| t >= 0)
-                    && let Some(tr) = objs.iter().find(|o| o.object == obj as u32).and_then(|o| o.at(e.time))
+                    && let Some(tr) = objs
+                        .iter()
+                        .find(|o| o.object == obj as u32)
+                        .and_then(|o| o.at(e.time))
                 {
                     pos_sq += (0..3).map(|k| (st.state[k] - tr[k]).powi(2)).sum::<f64>();
                     vel_sq += (3..6).map(|k| (st.state[k] - tr[k]).powi(2)).sum::<f64>();
@@ -239,7 +252,11 @@ pub fn score(
             let k1 = (t_hi / interval).floor() as i64;
             for k in k0..=k1 {
                 let t = k as f64 * interval;
-                let truths: Vec<V3> = objs.iter().filter_map(|o| o.at(t)).map(|s| pos(&s)).collect();
+                let truths: Vec<V3> = objs
+                    .iter()
+                    .filter_map(|o| o.at(t))
+                    .map(|s| pos(&s))
+                    .collect();
                 while cursor < epochs.len() && epochs[cursor].time < t {
                     cursor += 1;
                 }
@@ -273,7 +290,11 @@ pub fn score(
                 if e.time < launch || e.time > impact {
                     continue;
                 }
-                let mine: Vec<_> = e.live.iter().filter(|l| l.truth == o.object as i32).collect();
+                let mine: Vec<_> = e
+                    .live
+                    .iter()
+                    .filter(|l| l.truth == o.object as i32)
+                    .collect();
                 if mine.is_empty() {
                     continue;
                 }
@@ -290,7 +311,10 @@ pub fn score(
                 for &number in count.keys() {
                     *held_count.entry(number).or_default() += 1;
                 }
-                let holder = count.iter().max_by_key(|&(n, c)| (*c, std::cmp::Reverse(*n))).map(|(&n, _)| n);
+                let holder = count
+                    .iter()
+                    .max_by_key(|&(n, c)| (*c, std::cmp::Reverse(*n)))
+                    .map(|(&n, _)| n);
                 if let Some(h) = holder {
                     holders.push((e.time, h, ei));
                 }
@@ -309,8 +333,17 @@ pub fn score(
                 Some(m) => epochs
                     .iter()
                     .filter(|e| e.time >= launch && e.time <= impact)
-                    .filter(|e| e.live.iter().any(|l| l.system == m && l.truth == o.object as i32))
-                    .filter_map(|e| e.system.iter().find(|s| s.number == m).map(|s| (e.time, s.state)))
+                    .filter(|e| {
+                        e.live
+                            .iter()
+                            .any(|l| l.system == m && l.truth == o.object as i32)
+                    })
+                    .filter_map(|e| {
+                        e.system
+                            .iter()
+                            .find(|s| s.number == m)
+                            .map(|s| (e.time, s.state))
+                    })
                     .collect(),
                 None => Vec::new(),
             };
@@ -321,7 +354,8 @@ pub fn score(
                 .first()
                 .and_then(|(_, s)| ground_point(s, -1.0))
                 .map(|p| geo::ground_distance(&p, &true_launch));
-            let impact_error = |s: &Vec6| ground_point(s, 1.0).map(|p| geo::ground_distance(&p, &true_impact));
+            let impact_error =
+                |s: &Vec6| ground_point(s, 1.0).map(|p| geo::ground_distance(&p, &true_impact));
             let mid = 0.5 * (launch + impact);
             let impact_mid = main_states
                 .iter()
@@ -380,11 +414,25 @@ pub fn score(
             false_tracks: gospa_sum[3] / n,
             epochs: gospa_n,
         },
-        position_rmse_m: if n_err > 0 { (pos_sq / n_err as f64).sqrt() } else { 0.0 },
-        velocity_rmse_mps: if n_err > 0 { (vel_sq / n_err as f64).sqrt() } else { 0.0 },
-        mean_coverage_fused: objects.iter().map(|o| o.coverage_fused).sum::<f64>() / objects.len().max(1) as f64,
+        position_rmse_m: if n_err > 0 {
+            (pos_sq / n_err as f64).sqrt()
+        } else {
+            0.0
+        },
+        velocity_rmse_mps: if n_err > 0 {
+            (vel_sq / n_err as f64).sqrt()
+        } else {
+            0.0
+        },
+        mean_coverage_fused: objects.iter().map(|o| o.coverage_fused).sum::<f64>()
+            / objects.len().max(1) as f64,
         mean_launch_error_m: mean_opt(objects.iter().filter_map(|o| o.launch_error_m).collect()),
-        mean_impact_error_mid_m: mean_opt(objects.iter().filter_map(|o| o.impact_error_mid_m).collect()),
+        mean_impact_error_mid_m: mean_opt(
+            objects
+                .iter()
+                .filter_map(|o| o.impact_error_mid_m)
+                .collect(),
+        ),
         objects,
     })
 }

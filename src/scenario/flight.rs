@@ -51,7 +51,10 @@ impl Missile {
         } else {
             self.final_pitch * (t - self.vertical_time) / (self.burn_time - self.vertical_time)
         };
-        let dir = geo::add(&geo::scale(up, pitch.cos()), &geo::scale(downrange, pitch.sin()));
+        let dir = geo::add(
+            &geo::scale(up, pitch.cos()),
+            &geo::scale(downrange, pitch.sin()),
+        );
         geo::scale(&dir, a)
     }
 
@@ -80,8 +83,9 @@ impl Missile {
             let k2 = deriv(t + h / 2.0, &axpy(&s, h / 2.0, &k1));
             let k3 = deriv(t + h / 2.0, &axpy(&s, h / 2.0, &k2));
             let k4 = deriv(t + h, &axpy(&s, h, &k3));
-            let next: Vec6 =
-                std::array::from_fn(|i| s[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]));
+            let next: Vec6 = std::array::from_fn(|i| {
+                s[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
+            });
             t += h;
             let alt = geo::altitude(&[next[0], next[1], next[2]]);
             if alt < 0.0 && t > self.burn_time {

@@ -16,7 +16,9 @@ pub mod tracker;
 use crate::error::{Error, Result};
 use crate::geo::{self, V3};
 use crate::io::csv::OutputDir;
-use crate::model::{Detection, NO_TRUTH, Radar, Report, Sensor, SensorTable, TruthSample, HAS_VELOCITY_COV};
+use crate::model::{
+    Detection, HAS_VELOCITY_COV, NO_TRUTH, Radar, Report, Sensor, SensorTable, TruthSample,
+};
 use flight::{Flight, Missile};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -156,12 +158,84 @@ pub fn layout() -> SensorTable {
         false_alarms: f64,
     }
     let sites = [
-        Site { name: "L1", network: "launch", downrange: -70e3, cross: 0.0, sigma_range: 30.0, sigma_angle_deg: 0.06, max_range: 650e3, min_elevation_deg: 0.5, revisit: 2.0, pd: 0.9, false_alarms: 1.0 },
-        Site { name: "L2", network: "launch", downrange: 20e3, cross: 160e3, sigma_range: 40.0, sigma_angle_deg: 0.08, max_range: 650e3, min_elevation_deg: 0.5, revisit: 2.0, pd: 0.9, false_alarms: 1.0 },
-        Site { name: "M1", network: "mid", downrange: 600e3, cross: 300e3, sigma_range: 60.0, sigma_angle_deg: 0.08, max_range: 1100e3, min_elevation_deg: 1.0, revisit: 4.0, pd: 0.85, false_alarms: 2.0 },
-        Site { name: "M2", network: "mid", downrange: 750e3, cross: -280e3, sigma_range: 60.0, sigma_angle_deg: 0.08, max_range: 1100e3, min_elevation_deg: 1.0, revisit: 4.0, pd: 0.85, false_alarms: 2.0 },
-        Site { name: "I1", network: "impact", downrange: 1050e3, cross: 120e3, sigma_range: 40.0, sigma_angle_deg: 0.07, max_range: 900e3, min_elevation_deg: 0.5, revisit: 3.0, pd: 0.9, false_alarms: 1.5 },
-        Site { name: "I2", network: "impact", downrange: 1200e3, cross: -150e3, sigma_range: 40.0, sigma_angle_deg: 0.07, max_range: 900e3, min_elevation_deg: 0.5, revisit: 3.0, pd: 0.9, false_alarms: 1.5 },
+        Site {
+            name: "L1",
+            network: "launch",
+            downrange: -70e3,
+            cross: 0.0,
+            sigma_range: 30.0,
+            sigma_angle_deg: 0.06,
+            max_range: 500e3,
+            min_elevation_deg: 0.5,
+            revisit: 2.0,
+            pd: 0.9,
+            false_alarms: 1.0,
+        },
+        Site {
+            name: "L2",
+            network: "launch",
+            downrange: 20e3,
+            cross: 160e3,
+            sigma_range: 40.0,
+            sigma_angle_deg: 0.08,
+            max_range: 500e3,
+            min_elevation_deg: 0.5,
+            revisit: 2.0,
+            pd: 0.9,
+            false_alarms: 1.0,
+        },
+        Site {
+            name: "M1",
+            network: "mid",
+            downrange: 600e3,
+            cross: 300e3,
+            sigma_range: 60.0,
+            sigma_angle_deg: 0.08,
+            max_range: 1100e3,
+            min_elevation_deg: 1.0,
+            revisit: 4.0,
+            pd: 0.85,
+            false_alarms: 2.0,
+        },
+        Site {
+            name: "M2",
+            network: "mid",
+            downrange: 750e3,
+            cross: -280e3,
+            sigma_range: 60.0,
+            sigma_angle_deg: 0.08,
+            max_range: 1100e3,
+            min_elevation_deg: 1.0,
+            revisit: 4.0,
+            pd: 0.85,
+            false_alarms: 2.0,
+        },
+        Site {
+            name: "I1",
+            network: "impact",
+            downrange: 1050e3,
+            cross: 120e3,
+            sigma_range: 40.0,
+            sigma_angle_deg: 0.07,
+            max_range: 900e3,
+            min_elevation_deg: 0.5,
+            revisit: 3.0,
+            pd: 0.9,
+            false_alarms: 1.5,
+        },
+        Site {
+            name: "I2",
+            network: "impact",
+            downrange: 1200e3,
+            cross: -150e3,
+            sigma_range: 40.0,
+            sigma_angle_deg: 0.07,
+            max_range: 900e3,
+            min_elevation_deg: 0.5,
+            revisit: 3.0,
+            pd: 0.9,
+            false_alarms: 1.5,
+        },
     ];
     let sensors = sites
         .iter()
@@ -197,7 +271,8 @@ pub fn salvo_missiles(rng: &mut ChaCha8Rng, objects: u32) -> Vec<Missile> {
         let m = if id == 1 {
             let lead = &missiles[0];
             let bearing = rng.random_range(0.0..std::f64::consts::TAU);
-            let (lat, lon) = geo::offset_geodetic(lead.lat, lead.lon, bearing, rng.random_range(600.0..1200.0));
+            let (lat, lon) =
+                geo::offset_geodetic(lead.lat, lead.lon, bearing, rng.random_range(600.0..1200.0));
             Missile {
                 id,
                 lat,
@@ -209,8 +284,12 @@ pub fn salvo_missiles(rng: &mut ChaCha8Rng, objects: u32) -> Vec<Missile> {
         } else {
             let bearing = rng.random_range(0.0..std::f64::consts::TAU);
             let dist = LAUNCH_AREA_RADIUS * rng.random_range(0.0f64..1.0).sqrt();
-            let (lat, lon) =
-                geo::offset_geodetic(LAUNCH_AREA.0.to_radians(), LAUNCH_AREA.1.to_radians(), bearing, dist);
+            let (lat, lon) = geo::offset_geodetic(
+                LAUNCH_AREA.0.to_radians(),
+                LAUNCH_AREA.1.to_radians(),
+                bearing,
+                dist,
+            );
             Missile {
                 id,
                 lat,
@@ -239,14 +318,24 @@ struct ReplayData {
 enum Target<'a> {
     Missile(&'a Flight),
     /// Straight-line motion from `start` (ECEF) with `velocity` over `[t0, t1]`.
-    Phantom { t0: f64, t1: f64, start: V3, velocity: V3 },
+    Phantom {
+        t0: f64,
+        t1: f64,
+        start: V3,
+        velocity: V3,
+    },
 }
 
 impl Target<'_> {
     fn state(&self, t: f64) -> Option<[f64; 6]> {
         match self {
             Target::Missile(f) => f.state(t),
-            Target::Phantom { t0, t1, start, velocity } => (t >= *t0 && t <= *t1).then(|| {
+            Target::Phantom {
+                t0,
+                t1,
+                start,
+                velocity,
+            } => (t >= *t0 && t <= *t1).then(|| {
                 let p = geo::add(start, &geo::scale(velocity, t - t0));
                 [p[0], p[1], p[2], velocity[0], velocity[1], velocity[2]]
             }),
@@ -266,7 +355,9 @@ fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -
     let missiles = salvo_missiles(&mut rng, opts.objects);
     let flights: Vec<Flight> = missiles.iter().map(Missile::fly).collect();
     let last_impact = flights.iter().map(|f| f.impact_time).fold(0.0, f64::max);
-    let end = opts.duration.map_or(last_impact + 5.0, |d| d.min(last_impact + 5.0));
+    let end = opts
+        .duration
+        .map_or(last_impact + 5.0, |d| d.min(last_impact + 5.0));
 
     // Truth at whole seconds (launches are whole seconds, so the launch point is a sample).
     let mut truth = Vec::new();
@@ -274,7 +365,12 @@ fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -
     while t <= end {
         for (m, f) in missiles.iter().zip(&flights) {
             if let Some(state) = f.state(t) {
-                truth.push(TruthSample { time: t, state, replay, object: m.id });
+                truth.push(TruthSample {
+                    time: t,
+                    state,
+                    replay,
+                    object: m.id,
+                });
             }
         }
         t += 1.0;
@@ -304,10 +400,19 @@ fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -
             let az = rng.random_range(0.0..std::f64::consts::TAU);
             let el = radar.min_elevation + rng.random_range(0.02..0.4);
             let start = geo::add(&site, &geo::from_range_az_el(&basis, r, az, el));
-            let dir = geo::unit(&[unit.sample(&mut rng), unit.sample(&mut rng), unit.sample(&mut rng)]);
+            let dir = geo::unit(&[
+                unit.sample(&mut rng),
+                unit.sample(&mut rng),
+                unit.sample(&mut rng),
+            ]);
             let velocity = geo::scale(&dir, rng.random_range(300.0..1500.0));
             let t1 = t0 + radar.revisit * f64::from(rng.random_range(4u32..9));
-            phantoms.push(Target::Phantom { t0, t1, start, velocity });
+            phantoms.push(Target::Phantom {
+                t0,
+                t1,
+                start,
+                velocity,
+            });
         }
         let targets: Vec<(i32, Target)> = flights
             .iter()
@@ -320,7 +425,9 @@ fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -
         let mut per_target: Vec<Vec<(f64, Option<Measurement>)>> = vec![Vec::new(); targets.len()];
         for &t in &scans {
             for (k, (truth_id, target)) in targets.iter().enumerate() {
-                let Some(state) = target.state(t) else { continue };
+                let Some(state) = target.state(t) else {
+                    continue;
+                };
                 let (r, az, el) = geo::range_az_el(&site, &basis, &[state[0], state[1], state[2]]);
                 let phantom = *truth_id == NO_TRUTH;
                 let in_cover = r <= radar.max_range && el >= radar.min_elevation;
@@ -348,7 +455,8 @@ fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -
                 per_target[k].push((t, meas));
             }
             // Clutter: uniform in range, azimuth, and the lower elevations.
-            let n_fa = Poisson::new(radar.false_alarms.max(1e-9)).map_or(0.0, |p: Poisson<f64>| p.sample(&mut rng)) as usize;
+            let n_fa = Poisson::new(radar.false_alarms.max(1e-9))
+                .map_or(0.0, |p: Poisson<f64>| p.sample(&mut rng)) as usize;
             for _ in 0..n_fa {
                 detections.push(Detection {
                     time: t,
@@ -366,7 +474,16 @@ fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -
         }
 
         for (k, (truth_id, target)) in targets.iter().enumerate() {
-            run_tracker(&per_target[k], target, *truth_id, replay, s_idx as u32, radar.revisit, &mut next_track, &mut reports);
+            run_tracker(
+                &per_target[k],
+                target,
+                *truth_id,
+                replay,
+                s_idx as u32,
+                radar.revisit,
+                &mut next_track,
+                &mut reports,
+            );
         }
     }
     detections.sort_by(|a, b| a.time.total_cmp(&b.time).then(a.sensor.cmp(&b.sensor)));
@@ -376,13 +493,20 @@ fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -
             .then(a.sensor.cmp(&b.sensor))
             .then(a.track.cmp(&b.track))
     });
-    ReplayData { detections, reports, truth }
+    ReplayData {
+        detections,
+        reports,
+        truth,
+    }
 }
 
 /// Runs the truth-aided local tracker of one sensor on one target's scan history, with
 /// two-point initiation (two detections within three scans), deletion after
 /// [`DELETE_AFTER_MISSES`] misses, and one report per scan while the track lives.
-#[allow(clippy::too_many_arguments, reason = "one call site; the arguments are the tracker's context")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site; the arguments are the tracker's context"
+)]
 fn run_tracker(
     scans: &[(f64, Option<Measurement>)],
     target: &Target,

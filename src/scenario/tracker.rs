@@ -10,7 +10,7 @@ use crate::propagate::{MotionModel, Propagation, propagate};
 /// Process noise (m²/s³) while the motor burns: thrust is not in the filter's model.
 pub const Q_BOOST: f64 = 1500.0;
 /// Process noise (m²/s³) in free flight.
-pub const Q_COAST: f64 = 2.0;
+pub const Q_COAST: f64 = 0.05;
 
 /// A Cartesian measurement with its covariance.
 #[derive(Clone, Copy, Debug)]
@@ -22,7 +22,12 @@ pub struct Measurement {
 
 /// Converts a range/azimuth/elevation detection to an ECEF position and its linearised
 /// covariance `J diag(σr², σa², σe²) Jᵀ`.
-pub fn convert(site: &V3, basis: &[V3; 3], rae: &[f64; 3], sigma: &[f64; 3]) -> (V3, [[f64; 3]; 3]) {
+pub fn convert(
+    site: &V3,
+    basis: &[V3; 3],
+    rae: &[f64; 3],
+    sigma: &[f64; 3],
+) -> (V3, [[f64; 3]; 3]) {
     let (r, az, el) = (rae[0], rae[1], rae[2]);
     let z = geo::add(site, &geo::from_range_az_el(basis, r, az, el));
     let (se, ce) = el.sin_cos();
@@ -40,7 +45,11 @@ pub fn convert(site: &V3, basis: &[V3; 3], rae: &[f64; 3], sigma: &[f64; 3]) -> 
             jrow[c] = col[0] * basis[0][row] + col[1] * basis[1][row] + col[2] * basis[2][row];
         }
     }
-    let var = [sigma[0] * sigma[0], sigma[1] * sigma[1], sigma[2] * sigma[2]];
+    let var = [
+        sigma[0] * sigma[0],
+        sigma[1] * sigma[1],
+        sigma[2] * sigma[2],
+    ];
     let mut cov = [[0.0; 3]; 3];
     for a in 0..3 {
         for b in 0..3 {
