@@ -179,37 +179,43 @@ impl Hysteresis {
         // Breaks: a live member apart from every other live member of its system track.
         let numbers: Vec<u32> = self.members.keys().copied().collect();
         for number in numbers {
-            loop {
-                let live: Vec<usize> = self.members[&number]
-                    .iter()
-                    .copied()
-                    .filter(|m| slot.contains_key(m))
-                    .collect();
-                if live.len() < 2 {
-                    for &m in &live {
-                        self.misses[m] = 0;
-                    }
+            let live: Vec<usize> = self.members[&number]
+                .iter()
+                .copied()
+                .filter(|m| slot.contains_key(m))
+                .collect();
+            if live.len() < 2 {
+                for &m in &live {
+                    self.misses[m] = 0;
+                }
+                continue;
+            }
+            for &m in &live {
+                let c = cluster_of[slot[&m]];
+                let with_others = live.iter().any(|&o| o != m && cluster_of[slot[&o]] == c);
+                self.misses[m] = if with_others { 0 } else { self.misses[m] + 1 };
+            }
+            // The most recent joiners leave first; the last live member keeps the number.
+            let mut leavers: Vec<usize> = live
+                .iter()
+                .copied()
+                .filter(|&m| self.misses[m] >= self.params.break_after)
+                .collect();
+            leavers.sort_by_key(|&m| std::cmp::Reverse((self.joined[m], m)));
+            let mut remaining = live.len();
+            for m in leavers {
+                if remaining < 2 {
                     break;
                 }
-                for &m in &live {
-                    let c = cluster_of[slot[&m]];
-                    let with_others = live.iter().any(|&o| o != m && cluster_of[slot[&o]] == c);
-                    self.misses[m] = if with_others { 0 } else { self.misses[m] + 1 };
+                if let Some(v) = self.members.get_mut(&number) {
+                    v.retain(|&x| x != m);
                 }
-                // The most recent joiner leaves first; then the rest is judged again.
-                let leaver = live
-                    .iter()
-                    .copied()
-                    .filter(|&m| self.misses[m] >= self.params.break_after)
-                    .max_by_key(|&m| (self.joined[m], m));
-                match leaver {
-                    Some(m) => {
-                        if let Some(v) = self.members.get_mut(&number) {
-                            v.retain(|&x| x != m);
-                        }
-                        self.open(m);
-                    }
-                    None => break,
+                self.open(m);
+                remaining -= 1;
+            }
+            if remaining < 2 {
+                for &m in &live {
+                    self.misses[m] = 0;
                 }
             }
         }
@@ -402,6 +408,38 @@ mod tests {
                     members: vec![1]
                 }
             ]
+        );
+    }
+
+    #[test]
+    fn a_split_counts_each_epoch_once_and_the_first_member_keeps_the_number() {
+        let mut h = Hysteresis::new(
+            HysteresisParams {
+                confirm: 1,
+                break_after: 3,
+            },
+            3,
+        );
+        let tracks = [track(0, 0, 0.0), track(1, 1, 0.0), track(2, 2, 0.0)];
+        let g = h.step(&tracks, &[0, 0, 0]);
+        assert_eq!(
+            g,
+            vec![SystemGroup {
+                number: 1,
+                members: vec![0, 1, 2]
+            }]
+        );
+        // All three apart: still one system track after two epochs, three after the third.
+        assert_eq!(h.step(&tracks, &[0, 1, 2]).len(), 1);
+        assert_eq!(h.step(&tracks, &[0, 1, 2]).len(), 1);
+        let g = h.step(&tracks, &[0, 1, 2]);
+        assert_eq!(g.len(), 3);
+        assert_eq!(
+            g[0],
+            SystemGroup {
+                number: 1,
+                members: vec![0]
+            }
         );
     }
 

@@ -36,7 +36,11 @@ pub fn fuse_pair(
     rho: f64,
 ) -> Result<(Vec6, Mat6)> {
     match method {
-        FusionMethod::Independent => information_fusion(a, b, 1.0, 1.0),
+        FusionMethod::Independent => {
+            let ya = linalg::inverse_spd(a.1, 6)?;
+            let yb = linalg::inverse_spd(b.1, 6)?;
+            information_fusion((a.0, &ya), (b.0, &yb), 1.0, 1.0)
+        }
         FusionMethod::CovarianceIntersection => {
             let ya = linalg::inverse_spd(a.1, 6)?;
             let yb = linalg::inverse_spd(b.1, 6)?;
@@ -49,7 +53,7 @@ pub fn fuse_pair(
                 }
             };
             let w = golden_section(cost, 0.0, 1.0);
-            information_fusion(a, b, w, 1.0 - w)
+            information_fusion((a.0, &ya), (b.0, &yb), w, 1.0 - w)
         }
         FusionMethod::BarShalomCampo => {
             let l1 = linalg::cholesky(a.1, 6)?;
@@ -69,17 +73,17 @@ pub fn fuse_pair(
     }
 }
 
-/// `P = (wa Ya + wb Yb)⁻¹`, `x = P (wa Ya xa + wb Yb xb)`.
+/// `P = (wa Ya + wb Yb)⁻¹`, `x = P (wa Ya xa + wb Yb xb)`, given the information matrices
+/// `Ya = Pa⁻¹`, `Yb = Pb⁻¹`.
 fn information_fusion(
     a: (&Vec6, &Mat6),
     b: (&Vec6, &Mat6),
     wa: f64,
     wb: f64,
 ) -> Result<(Vec6, Mat6)> {
-    let ya = linalg::scale(&linalg::inverse_spd(a.1, 6)?, wa);
-    let yb = linalg::scale(&linalg::inverse_spd(b.1, 6)?, wb);
-    let y = linalg::add(&ya, &yb);
-    let p = linalg::inverse_spd(&y, 6)?;
+    let ya = linalg::scale(a.1, wa);
+    let yb = linalg::scale(b.1, wb);
+    let p = linalg::inverse_spd(&linalg::add(&ya, &yb), 6)?;
     let ia = linalg::mul_vec(&ya, a.0);
     let ib = linalg::mul_vec(&yb, b.0);
     let info: Vec6 = std::array::from_fn(|i| ia[i] + ib[i]);
