@@ -32,7 +32,12 @@ impl Table {
             Err(e) => {
                 let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
                 let line = 1 + valid.iter().filter(|&&b| b == b'\n').count();
-                let start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+                let start = match valid.iter().rposition(|&b| b == b'\n') {
+                    Some(p) => p + 1,
+                    // A byte-order mark is not a column.
+                    None if valid.starts_with("\u{feff}".as_bytes()) => 3,
+                    None => 0,
+                };
                 let column = 1 + String::from_utf8_lossy(&valid[start..]).chars().count();
                 return Err(Error::input(path, line, column, "expected UTF-8 text"));
             }

@@ -3,7 +3,7 @@
 //! `cov_x_y`), and an optional `truth`. Position-only files give the six `cov_x_x` …
 //! `cov_z_z` columns; full ones all 21.
 
-use super::csv::{Table, write_atomic};
+use super::csv::{Row, Table, write_atomic};
 use super::{push_fixed, push_sci};
 use crate::error::{Error, Result};
 use crate::linalg::{self, Mat6};
@@ -172,13 +172,7 @@ pub fn read_reports(path: &Path, sensors: Option<&SensorTable>) -> Result<Report
             }
         }
         if linalg::cholesky(&cov, dim).is_err() {
-            return Err(row.error(
-                c_cov[0][0],
-                format!(
-                    "expected a positive definite {dim}×{dim} covariance (variances > 0, \
-                     correlations within ±1)"
-                ),
-            ));
+            return Err(covariance_error(&row, &cov, &c_cov, dim));
         }
         let mut flags = 0;
         if full {
@@ -212,6 +206,48 @@ pub fn read_reports(path: &Path, sensors: Option<&SensorTable>) -> Result<Report
         sensors,
         full_covariance: full,
     })
+}
+
+/// The error for a covariance that is not positive definite, located at the field at
+/// fault: the first variance that is not positive, else the first covariance whose
+/// correlation exceeds ±1, else the variance where the Cholesky factorisation fails.
+fn covariance_error(row: &Row, cov: &Mat6, c_cov: &[[usize; 6]; 6], dim: usize) -> Error {
+    for i in 0..dim {
+        let v = cov[i][i];
+        if v <= 0.0 {
+            let name = cov_column(i, i);
+            return row.error(
+                c_cov[i][i],
+                format!("expected a positive variance for `{name}`, found {v}"),
+            );
+        }
+    }
+    for i in 0..dim {
+        for j in (i + 1)..dim {
+            if cov[i][j].abs() > (cov[i][i] * cov[j][j]).sqrt() {
+                let (name, a, b) = (cov_column(i, j), cov_column(i, i), cov_column(j, j));
+                return row.error(
+                    c_cov[i][j],
+                    format!(
+                        "expected `{name}` within ±sqrt({a}·{b}) (a correlation within ±1), \
+                         found {}",
+                        cov[i][j]
+                    ),
+                );
+            }
+        }
+    }
+    let k = (1..=dim)
+        .find(|&k| linalg::cholesky(cov, k).is_err())
+        .unwrap_or(1);
+    row.error(
+        c_cov[k - 1][k - 1],
+        format!(
+            "expected a positive definite {dim}×{dim} covariance (variances > 0, \
+             correlations within ±1); it is singular or indefinite at `{}`",
+            cov_column(k - 1, k - 1)
+        ),
+    )
 }
 
 /// Writes reports with full covariances, in the order given (which must be sorted by

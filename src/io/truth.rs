@@ -39,7 +39,11 @@ pub fn read_truth(path: &Path) -> Result<Vec<TruthSample>> {
             && (replay, time) < prev
         {
             return Err(row.error(
-                c_time,
+                if replay < prev.0 {
+                    c_replay.unwrap_or(c_time)
+                } else {
+                    c_time
+                },
                 format!(
                     "rows must be sorted by replay, then time: replay {replay} time {time} \
                      comes after replay {} time {}",
