@@ -18,16 +18,18 @@ use crate::gate::{self, Gate};
 use crate::linalg::{Mat6, Vec6};
 use std::collections::BTreeMap;
 
-/// A local track's estimate at an epoch.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// A local track's estimate at an epoch: the record the propagation stage writes and the
+/// association stage reads, laid out as the GPU kernels see it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct EpochTrack {
-    /// Index of the local track in its replay.
-    pub track: usize,
-    pub sensor: u32,
     pub state: Vec6,
     pub cov: Mat6,
+    /// Index of the local track in its replay.
+    pub track: u32,
+    pub sensor: u32,
     /// 6 when the track carries a velocity covariance, else 3 (gate on position only).
-    pub dim: usize,
+    pub dim: u32,
     /// Truth label of the report it was propagated from (scoring only).
     pub truth: i32,
 }
@@ -64,7 +66,7 @@ pub fn associate_epoch(tracks: &[EpochTrack], params: &EpochParams) -> Result<Ve
             let mut cost = vec![f64::INFINITY; rows.len() * cols];
             for (i, t) in rows.iter().enumerate() {
                 for (j, c) in clusters.iter().enumerate() {
-                    let dim = t.dim.min(c.2);
+                    let dim = (t.dim as usize).min(c.2);
                     let d2 = gate::chi_square(&t.state, &t.cov, &c.0, &c.1, params.rho, dim);
                     let g = params.gate.threshold(dim);
                     if d2 <= g {
@@ -91,12 +93,12 @@ pub fn associate_epoch(tracks: &[EpochTrack], params: &EpochParams) -> Result<Ve
                         params.fusion,
                         params.rho,
                     )?;
-                    *c = (x, p, c.2.min(t.dim));
+                    *c = (x, p, c.2.min(t.dim as usize));
                     cluster_of[start + i] = j as u32;
                 }
                 _ => {
                     cluster_of[start + i] = clusters.len() as u32;
-                    clusters.push((t.state, t.cov, t.dim));
+                    clusters.push((t.state, t.cov, t.dim as usize));
                 }
             }
         }
@@ -170,9 +172,10 @@ impl Hysteresis {
         // Position in this epoch's list of each live local track.
         let mut slot: BTreeMap<usize, usize> = BTreeMap::new();
         for (k, t) in tracks.iter().enumerate() {
-            slot.insert(t.track, k);
-            if self.home[t.track].is_none() {
-                self.open(t.track);
+            let track = t.track as usize;
+            slot.insert(track, k);
+            if self.home[track].is_none() {
+                self.open(track);
             }
         }
 
@@ -224,8 +227,10 @@ impl Hysteresis {
         let mut pairs: BTreeMap<(u32, u32), ()> = BTreeMap::new();
         let mut by_cluster: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
         for t in tracks {
-            if let Some(h) = self.home[t.track] {
-                let v = by_cluster.entry(cluster_of[slot[&t.track]]).or_default();
+            if let Some(h) = self.home[t.track as usize] {
+                let v = by_cluster
+                    .entry(cluster_of[slot[&(t.track as usize)]])
+                    .or_default();
                 if !v.contains(&h) {
                     v.push(h);
                 }
@@ -326,7 +331,7 @@ impl Hysteresis {
 mod tests {
     use super::*;
 
-    fn track(track: usize, sensor: u32, x: f64) -> EpochTrack {
+    fn track(track: u32, sensor: u32, x: f64) -> EpochTrack {
         let mut cov = [[0.0; 6]; 6];
         for (i, row) in cov.iter_mut().enumerate() {
             row[i] = if i < 3 { 100.0 } else { 1.0 };

@@ -248,6 +248,15 @@ fn epoch_plan(input: &ReplayInput, interval: f64) -> Vec<(f64, Vec<(usize, usize
 
 /// Runs the pipeline on all replays of `set`.
 pub fn correlate(set: &ReportSet, cfg: &Config) -> Result<Correlation> {
+    correlate_with_progress(set, cfg, |_, _| {})
+}
+
+/// [`correlate`], calling `progress(replays done, replays in all)` after each chunk.
+pub fn correlate_with_progress(
+    set: &ReportSet,
+    cfg: &Config,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Correlation> {
     cfg.validate()?;
     let gate = Gate::new(cfg.gate_probability)?;
     let params = EpochParams {
@@ -275,7 +284,7 @@ pub fn correlate(set: &ReportSet, cfg: &Config) -> Result<Correlation> {
                                 let (state, cov) =
                                     propagate(&rep.state, &rep.cov, t - rep.time, &cfg.propagation);
                                 EpochTrack {
-                                    track: j,
+                                    track: j as u32,
                                     sensor: rep.sensor,
                                     state,
                                     cov,
@@ -346,6 +355,7 @@ pub fn correlate(set: &ReportSet, cfg: &Config) -> Result<Correlation> {
             .collect::<Result<_>>()?;
         times.fuse += t0.elapsed().as_secs_f64();
         replays.extend(fused);
+        progress(replays.len(), inputs.len());
     }
     Ok(Correlation {
         replays,
@@ -363,7 +373,7 @@ fn fuse_epoch(
     let mut live: Vec<LiveTrack> = tracks
         .iter()
         .map(|t| LiveTrack {
-            track: t.track as u32,
+            track: t.track,
             truth: t.truth,
             system: 0,
         })

@@ -33,7 +33,7 @@ pub fn run_demo(out: &Path, seed: u64) -> Result<Vec<Line>> {
     };
     let cfg = Config::default();
     let gospa = GospaParams::default();
-    let mut fused = run::correlate_files(&inputs, &cfg, &gospa)?;
+    let mut fused = run::correlate_files(&inputs, &cfg, &gospa, |_, _| {})?;
     // The files were read from the folder before it got its final name.
     fused.summary.inputs = Inputs {
         reports: out.join("reports.csv"),

@@ -2,6 +2,7 @@
 //! clap into [`Cli`], turned into validated library configurations, and run.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -204,6 +205,20 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A progress reporter: a line on stderr rewritten in place, only when stderr is a
+/// terminal (quiet in CI and in pipes) and there is more than one replay.
+fn progress_line(what: &'static str) -> impl FnMut(usize, usize) {
+    let terminal = std::io::stderr().is_terminal();
+    move |done, total| {
+        if terminal && total > 1 {
+            eprint!("\r{what}: {done}/{total} replays");
+            if done == total {
+                eprintln!();
+            }
+        }
+    }
+}
+
 fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
     let Backend::Cpu = a.backend;
     let cfg = Config {
@@ -235,7 +250,7 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         truth: a.truth,
     };
     // Read and correlate before the output folder exists: bad input leaves nothing behind.
-    let result = run::correlate_files(&inputs, &cfg, &gospa)?;
+    let result = run::correlate_files(&inputs, &cfg, &gospa, progress_line("correlating"))?;
     let dir = OutputDir::create(&a.out)?;
     trackcorr::output::write_outputs(
         &dir,

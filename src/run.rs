@@ -54,7 +54,13 @@ pub struct Run {
 }
 
 /// Reads the inputs, correlates on the CPU and scores against truth when given.
-pub fn correlate_files(inputs: &Inputs, cfg: &Config, gospa: &GospaParams) -> Result<Run> {
+/// `progress(done, total)` is called as replays are finished.
+pub fn correlate_files(
+    inputs: &Inputs,
+    cfg: &Config,
+    gospa: &GospaParams,
+    progress: impl FnMut(usize, usize),
+) -> Result<Run> {
     cfg.validate()?;
     let start = Instant::now();
     let sensors = inputs
@@ -65,7 +71,7 @@ pub fn correlate_files(inputs: &Inputs, cfg: &Config, gospa: &GospaParams) -> Re
     let reports = io::read_reports(&inputs.reports, sensors.as_ref())?;
     let truth = inputs.truth.as_deref().map(io::read_truth).transpose()?;
     let read_s = start.elapsed().as_secs_f64();
-    let correlation = correlate::correlate(&reports, cfg)?;
+    let correlation = correlate::correlate_with_progress(&reports, cfg, progress)?;
     let t_metrics = Instant::now();
     let metrics = truth
         .as_deref()
