@@ -4,7 +4,7 @@
 use crate::correlate::Correlation;
 use crate::error::Result;
 use crate::io::csv::OutputDir;
-use crate::io::{cov_column, push_fixed, push_sci};
+use crate::io::{push_cov, push_cov_header, push_fixed, push_state};
 use crate::model::SensorTable;
 use serde::Serialize;
 
@@ -39,12 +39,7 @@ pub fn associations_csv(corr: &Correlation, sensors: &SensorTable) -> String {
 /// `replay,time,system_track,x,y,z,vx,vy,vz,cov_…,sources`.
 pub fn system_tracks_csv(corr: &Correlation) -> String {
     let mut out = String::from("replay,time,system_track,x,y,z,vx,vy,vz");
-    for i in 0..6 {
-        for j in i..6 {
-            out.push(',');
-            out.push_str(&cov_column(i, j));
-        }
-    }
+    push_cov_header(&mut out);
     out.push_str(",sources\n");
     for r in &corr.replays {
         for e in &r.epochs {
@@ -52,16 +47,8 @@ pub fn system_tracks_csv(corr: &Correlation) -> String {
                 out.push_str(&format!("{},", r.replay));
                 push_fixed(&mut out, e.time, 3);
                 out.push_str(&format!(",{}", s.number));
-                for k in 0..6 {
-                    out.push(',');
-                    push_fixed(&mut out, s.state[k], if k < 3 { 3 } else { 4 });
-                }
-                for i in 0..6 {
-                    for j in i..6 {
-                        out.push(',');
-                        push_sci(&mut out, s.cov[i][j]);
-                    }
-                }
+                push_state(&mut out, &s.state);
+                push_cov(&mut out, &s.cov);
                 out.push_str(&format!(",{}\n", s.sources));
             }
         }

@@ -232,6 +232,57 @@ impl<'a> Row<'a> {
     }
 }
 
+/// The `replay` and `time` of each row, checked to be in order: rows must be sorted by
+/// replay (optional column, default 0), then time.
+pub struct TimeOrder {
+    c_replay: Option<usize>,
+    c_time: usize,
+    last: Option<(u32, f64)>,
+}
+
+impl TimeOrder {
+    /// Finds the columns (`time` is required).
+    pub fn new(table: &Table) -> Result<TimeOrder> {
+        Ok(TimeOrder {
+            c_replay: table.find("replay"),
+            c_time: table.column("time")?,
+            last: None,
+        })
+    }
+
+    /// Reads and checks the next row's replay and time.
+    pub fn next(&mut self, row: &Row) -> Result<(u32, f64)> {
+        let replay = match self.c_replay {
+            Some(c) => row.u32(c, "replay")?,
+            None => 0,
+        };
+        let time = row.f64(self.c_time, "time")?;
+        if !(0.0..=1e12).contains(&time) {
+            return Err(row.error(
+                self.c_time,
+                format!("expected a time in [0, 1e12] s, found {time}"),
+            ));
+        }
+        if let Some((r0, t0)) = self.last
+            && (replay, time) < (r0, t0)
+        {
+            let column = match self.c_replay {
+                Some(c) if replay < r0 => c,
+                _ => self.c_time,
+            };
+            return Err(row.error(
+                column,
+                format!(
+                    "rows must be sorted by replay, then time: replay {replay} time {time} \
+                     comes after replay {r0} time {t0}"
+                ),
+            ));
+        }
+        self.last = Some((replay, time));
+        Ok((replay, time))
+    }
+}
+
 /// Writes `contents` to `path` through a temporary file in the same folder and a rename, so
 /// that readers never see a half-written file.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {

@@ -28,3 +28,31 @@ pub fn push_fixed(out: &mut String, v: f64, decimals: usize) {
 pub fn push_sci(out: &mut String, v: f64) {
     let _ = write!(out, "{v:.6e}");
 }
+
+/// Appends `,x,y,z,vx,vy,vz` of a state: millimetres and tenths of mm/s.
+pub fn push_state(out: &mut String, state: &[f64; 6]) {
+    for (k, v) in state.iter().enumerate() {
+        out.push(',');
+        push_fixed(out, *v, if k < 3 { 3 } else { 4 });
+    }
+}
+
+/// Appends the 21 upper-triangle covariance entries, each after a comma.
+pub fn push_cov(out: &mut String, cov: &[[f64; 6]; 6]) {
+    for i in 0..6 {
+        for j in i..6 {
+            out.push(',');
+            push_sci(out, cov[i][j]);
+        }
+    }
+}
+
+/// Appends the names of the 21 covariance columns, each after a comma.
+pub fn push_cov_header(out: &mut String) {
+    for i in 0..6 {
+        for j in i..6 {
+            out.push(',');
+            out.push_str(&cov_column(i, j));
+        }
+    }
+}

@@ -3,8 +3,8 @@
 //! `cov_x_y`), and an optional `truth`. Position-only files give the six `cov_x_x` …
 //! `cov_z_z` columns; full ones all 21.
 
-use super::csv::{Row, Table, write_atomic};
-use super::{push_fixed, push_sci};
+use super::csv::{Row, Table, TimeOrder, write_atomic};
+use super::{push_cov, push_cov_header, push_fixed, push_state};
 use crate::error::{Error, Result};
 use crate::linalg::{self, Mat6};
 use crate::model::{HAS_VELOCITY_COV, NO_TRUTH, Report, Sensor, SensorTable};
@@ -36,8 +36,7 @@ pub struct ReportSet {
 /// known by name only and each forms its own network.
 pub fn read_reports(path: &Path, sensors: Option<&SensorTable>) -> Result<ReportSet> {
     let table = Table::read(path)?;
-    let c_replay = table.find("replay");
-    let c_time = table.column("time")?;
+    let mut order = TimeOrder::new(&table)?;
     let c_sensor = table.column("sensor")?;
     let c_track = table.column("track")?;
     let c_truth = table.find("truth");
@@ -81,37 +80,10 @@ pub fn read_reports(path: &Path, sensors: Option<&SensorTable>) -> Result<Report
 
     let mut table_sensors: Vec<Sensor> = Vec::new();
     let mut reports = Vec::new();
-    let mut last_key: Option<(u32, f64)> = None;
     let mut last_time_of_track: HashMap<(u32, u32, u32), f64> = HashMap::new();
     for row in table.rows() {
         let row = row?;
-        let replay = match c_replay {
-            Some(c) => row.u32(c, "replay")?,
-            None => 0,
-        };
-        let time = row.f64(c_time, "time")?;
-        if !(0.0..=1e12).contains(&time) {
-            return Err(row.error(
-                c_time,
-                format!("expected a time in [0, 1e12] s, found {time}"),
-            ));
-        }
-        if let Some((r0, t0)) = last_key
-            && (replay, time) < (r0, t0)
-        {
-            return Err(row.error(
-                if replay < r0 {
-                    c_replay.unwrap_or(c_time)
-                } else {
-                    c_time
-                },
-                format!(
-                    "rows must be sorted by replay, then time: replay {replay} time {time} \
-                     comes after replay {r0} time {t0}"
-                ),
-            ));
-        }
-        last_key = Some((replay, time));
+        let (replay, time) = order.next(&row)?;
         let name = row.name(c_sensor, "sensor")?;
         let sensor = match sensors {
             Some(t) => t.index(name).ok_or_else(|| {
@@ -255,12 +227,7 @@ fn covariance_error(row: &Row, cov: &Mat6, c_cov: &[[usize; 6]; 6], dim: usize) 
 pub fn write_reports(path: &Path, reports: &[Report], sensors: &SensorTable) -> Result<()> {
     let mut out = String::with_capacity(reports.len() * 400 + 200);
     out.push_str("replay,time,sensor,track,truth,x,y,z,vx,vy,vz");
-    for i in 0..6 {
-        for j in i..6 {
-            out.push(',');
-            out.push_str(&cov_column(i, j));
-        }
-    }
+    push_cov_header(&mut out);
     out.push('\n');
     for r in reports {
         let name = &sensors
@@ -274,16 +241,8 @@ pub fn write_reports(path: &Path, reports: &[Report], sensors: &SensorTable) -> 
         if r.truth != NO_TRUTH {
             out.push_str(&r.truth.to_string());
         }
-        for k in 0..6 {
-            out.push(',');
-            push_fixed(&mut out, r.state[k], if k < 3 { 3 } else { 4 });
-        }
-        for i in 0..6 {
-            for j in i..6 {
-                out.push(',');
-                push_sci(&mut out, r.cov[i][j]);
-            }
-        }
+        push_state(&mut out, &r.state);
+        push_cov(&mut out, &r.cov);
         out.push('\n');
     }
     write_atomic(path, out.as_bytes())
