@@ -1,7 +1,6 @@
 //! The foundation's acceptance criteria, on salvo seeds 1 to 5 with default options.
 
 use trackcorr::correlate::{self, Config};
-use trackcorr::io::ReportSet;
 use trackcorr::metrics::{self, gospa::GospaParams};
 use trackcorr::scenario::{self, ScenarioOptions};
 
@@ -15,11 +14,7 @@ fn salvo_seeds_1_to_5_meet_purity_completeness_and_continuity() {
             ..Default::default()
         })
         .unwrap();
-        let set = ReportSet {
-            reports: s.reports.clone(),
-            sensors: s.sensors.clone(),
-            full_covariance: true,
-        };
+        let set = s.report_set();
         let corr = correlate::correlate(&set, &Config::default()).unwrap();
         let m = metrics::score(&corr, &s.sensors, &s.truth, &GospaParams::default()).unwrap();
         assert!(m.purity >= 0.99, "seed {seed}: purity {}", m.purity);
@@ -57,11 +52,7 @@ fn every_live_local_track_is_in_exactly_one_system_track() {
         ..Default::default()
     })
     .unwrap();
-    let set = ReportSet {
-        reports: s.reports.clone(),
-        sensors: s.sensors.clone(),
-        full_covariance: true,
-    };
+    let set = s.report_set();
     let corr = correlate::correlate(&set, &Config::default()).unwrap();
     let r = &corr.replays[0];
     let mut checked = 0;
@@ -109,11 +100,7 @@ fn solvers_and_fusion_methods_agree_on_the_salvo() {
         ..Default::default()
     })
     .unwrap();
-    let set = ReportSet {
-        reports: s.reports.clone(),
-        sensors: s.sensors.clone(),
-        full_covariance: true,
-    };
+    let set = s.report_set();
     let exact = correlate::correlate(&set, &Config::default()).unwrap();
     let auction = correlate::correlate(
         &set,

@@ -76,6 +76,15 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The local-track reports as `correlate` takes them, without a round trip through files.
+    pub fn report_set(&self) -> crate::io::ReportSet {
+        crate::io::ReportSet {
+            reports: self.reports.clone(),
+            sensors: self.sensors.clone(),
+            full_covariance: true,
+        }
+    }
+
     /// Writes `sensors.csv`, `detections.csv`, `reports.csv` and `truth.csv`.
     pub fn write(&self, out: &OutputDir) -> Result<()> {
         crate::io::write_sensors(&out.file("sensors.csv"), &self.sensors)?;
