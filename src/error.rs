@@ -28,6 +28,13 @@ pub enum Error {
     /// positive definite after propagation.
     #[error("numerical failure: {0}")]
     Numeric(String),
+    /// No GPU adapter could be found (a retryable condition, unlike bad input).
+    #[error("no GPU adapter: {0}")]
+    NoAdapter(String),
+    /// The GPU failed: a shader, pipeline or buffer could not be made, the device was
+    /// lost, or a command failed validation.
+    #[error("GPU error: {0}")]
+    Gpu(String),
     /// An assignment problem without a feasible complete assignment.
     #[error("assignment problem is infeasible: {0}")]
     Infeasible(String),

@@ -15,6 +15,7 @@ pub mod error;
 pub mod fuse;
 pub mod gate;
 pub mod geo;
+pub mod gpu;
 pub mod io;
 pub mod linalg;
 pub mod metrics;
