@@ -54,18 +54,16 @@ impl Propagator {
         })
     }
 
-    /// Records the dispatch: `out[k]` = `reports[jobs[k].report]` propagated by `jobs[k].dt`.
+    /// Records the dispatch over `count` jobs; `buffers` are the kernel's bindings in order:
+    /// params, reports, jobs, out. `out[k]` = `reports[jobs[k].report]` moved by `jobs[k].dt`.
     pub fn record(
         &self,
         ctx: &GpuContext,
         encoder: &mut wgpu::CommandEncoder,
-        params: &wgpu::Buffer,
-        reports: &wgpu::Buffer,
-        jobs: &wgpu::Buffer,
-        out: &wgpu::Buffer,
+        buffers: [&wgpu::Buffer; 4],
         count: u32,
     ) {
-        let bind = ctx.bind(&self.pipeline, &[params, reports, jobs, out]);
+        let bind = ctx.bind(&self.pipeline, &buffers);
         dispatch(ctx, encoder, &self.pipeline, &bind, count);
     }
 
@@ -84,7 +82,7 @@ impl Propagator {
         let j = ctx.storage("jobs", bytemuck::cast_slice(jobs))?;
         let out = ctx.storage_empty("propagated", (jobs.len() * size_of::<GpuTrack>()) as u64)?;
         let mut encoder = ctx.encoder();
-        self.record(ctx, &mut encoder, &p, &r, &j, &out, jobs.len() as u32);
+        self.record(ctx, &mut encoder, [&p, &r, &j, &out], jobs.len() as u32);
         let bytes = ctx.submit_and_read(encoder, &[&out])?;
         let mut v: Vec<GpuTrack> = cast_vec(&bytes[0]);
         v.truncate(jobs.len());
