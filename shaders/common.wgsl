@@ -152,3 +152,16 @@ fn chol_inverse(c: Chol) -> array<f32, 36> {
     }
     return symmetrize(inv);
 }
+
+// Unscaled lower Cholesky factor L (A = L Lᵀ).
+fn lower_factor(a: array<f32, 36>) -> array<f32, 36> {
+    let c = cholesky_scaled(a, 6u);
+    var l: array<f32, 36>;
+    for (var i = 0u; i < 6u; i++) {
+        for (var j = 0u; j <= i; j++) {
+            l[i * 6u + j] = c.l[i * 6u + j] / c.d[i];
+        }
+    }
+    return l;
+}
+

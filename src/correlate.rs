@@ -144,15 +144,15 @@ pub struct Correlation {
 }
 
 /// Reports of one replay, in file order.
-struct ReplayInput<'a> {
-    replay: u32,
-    reports: &'a [Report],
-    local: Vec<LocalTrack>,
+pub(crate) struct ReplayInput<'a> {
+    pub(crate) replay: u32,
+    pub(crate) reports: &'a [Report],
+    pub(crate) local: Vec<LocalTrack>,
 }
 
 /// Splits reports by replay (they are sorted by replay) and builds each replay's local
 /// tracks, ordered by sensor, then track number.
-fn split_replays<'a>(reports: &'a [Report], cfg: &Config) -> Vec<ReplayInput<'a>> {
+pub(crate) fn split_replays<'a>(reports: &'a [Report], cfg: &Config) -> Vec<ReplayInput<'a>> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < reports.len() {
@@ -210,7 +210,7 @@ fn auto_max_age(reports: &[Report], idx: &[usize]) -> f64 {
 
 /// For each epoch of a replay, its time and the live tracks with the report each is
 /// propagated from.
-fn epoch_plan(input: &ReplayInput, interval: f64) -> Vec<(f64, Vec<(usize, usize)>)> {
+pub(crate) fn epoch_plan(input: &ReplayInput, interval: f64) -> Vec<(f64, Vec<(usize, usize)>)> {
     let first = input.reports.first().map_or(0.0, |r| r.time);
     let last = input
         .local

@@ -1,7 +1,7 @@
 //! Track-to-track fusion of estimates of one object from several sources.
 //!
 //! - Covariance intersection (default): `P⁻¹ = ω P₁⁻¹ + (1−ω) P₂⁻¹`, with `ω` minimising
-//!   `det P` (golden-section search); consistent whatever the unknown cross-correlation.
+//!   `det P` (see [`ci_weight`]); consistent whatever the unknown cross-correlation.
 //! - Independent: `P⁻¹ = P₁⁻¹ + P₂⁻¹`; optimistic when the errors are correlated.
 //! - Bar-Shalom–Campo with cross-covariance `P₁₂ = ρ L₁ L₂ᵀ` (see [`crate::gate`]).
 //!
@@ -25,8 +25,8 @@ pub enum FusionMethod {
     BarShalomCampo,
 }
 
-/// Golden-section iterations of covariance intersection: enough for ω to 1e-9.
-const CI_ITERATIONS: usize = 45;
+/// Bisection steps of covariance intersection's ω: 2⁻³⁰ ≈ 1e-9.
+const CI_ITERATIONS: usize = 30;
 
 /// Fuses two estimates.
 pub fn fuse_pair(
@@ -44,15 +44,7 @@ pub fn fuse_pair(
         FusionMethod::CovarianceIntersection => {
             let ya = linalg::inverse_spd(a.1, 6)?;
             let yb = linalg::inverse_spd(b.1, 6)?;
-            // ln det P(ω) = −ln det Y(ω) is convex in ω: golden section finds its minimum.
-            let cost = |w: f64| -> f64 {
-                let y = linalg::add(&linalg::scale(&ya, w), &linalg::scale(&yb, 1.0 - w));
-                match linalg::cholesky(&y, 6) {
-                    Ok(l) => -2.0 * (0..6).map(|i| l[i][i].ln()).sum::<f64>(),
-                    Err(_) => f64::INFINITY,
-                }
-            };
-            let w = golden_section(cost, 0.0, 1.0);
+            let w = ci_weight(&ya, &yb);
             information_fusion((a.0, &ya), (b.0, &yb), w, 1.0 - w)
         }
         FusionMethod::BarShalomCampo => {
@@ -73,47 +65,55 @@ pub fn fuse_pair(
     }
 }
 
-/// `P = (wa Ya + wb Yb)⁻¹`, `x = P (wa Ya xa + wb Yb xb)`, given the information matrices
-/// `Ya = Pa⁻¹`, `Yb = Pb⁻¹`.
+/// `P = (wa Ya + wb Yb)⁻¹` and `x = P (wa Ya xa + wb Yb xb)`, computed as
+/// `x = xa + P wb Yb (xb − xa)` (the same, since `P (wa Ya + wb Yb) = I`), a form that keeps
+/// its digits in the GPU twin's f32. `Ya = Pa⁻¹`, `Yb = Pb⁻¹`.
 fn information_fusion(
     a: (&Vec6, &Mat6),
     b: (&Vec6, &Mat6),
     wa: f64,
     wb: f64,
 ) -> Result<(Vec6, Mat6)> {
-    let ya = linalg::scale(a.1, wa);
-    let yb = linalg::scale(b.1, wb);
-    let p = linalg::inverse_spd(&linalg::add(&ya, &yb), 6)?;
-    let ia = linalg::mul_vec(&ya, a.0);
-    let ib = linalg::mul_vec(&yb, b.0);
-    let info: Vec6 = std::array::from_fn(|i| ia[i] + ib[i]);
-    Ok((linalg::mul_vec(&p, &info), p))
+    let ybw = linalg::scale(b.1, wb);
+    let p = linalg::inverse_spd(&linalg::add(&linalg::scale(a.1, wa), &ybw), 6)?;
+    let g = linalg::mul_vec(&ybw, &linalg::sub_vec(b.0, a.0));
+    let k = linalg::mul_vec(&p, &g);
+    Ok((std::array::from_fn(|i| a.0[i] + k[i]), p))
 }
 
-/// Minimum of a unimodal function on `[lo, hi]`, by a fixed number of golden-section steps
-/// (fixed, so that a GPU twin can take the same steps).
-pub fn golden_section(f: impl Fn(f64) -> f64, lo: f64, hi: f64) -> f64 {
-    let g = (5f64.sqrt() - 1.0) / 2.0;
-    let (mut a, mut b) = (lo, hi);
-    let mut c = b - g * (b - a);
-    let mut d = a + g * (b - a);
-    let (mut fc, mut fd) = (f(c), f(d));
+/// The covariance-intersection weight ω minimising `det P(ω)`, `P(ω)⁻¹ = ω Ya + (1−ω) Yb`.
+///
+/// `f(ω) = −ln det Y(ω)` is convex, so its minimum is where `f'(ω) = −tr(Y(ω)⁻¹ (Ya − Yb))`
+/// changes sign: a bisection on the sign of the derivative, a fixed number of steps. Near
+/// the minimum `f` is flat to second order while `f'` is not, so the GPU twin in f32 finds
+/// the same ω as this f64 code, where comparing values of `f` (golden section) would not.
+pub fn ci_weight(ya: &Mat6, yb: &Mat6) -> f64 {
+    let diff = linalg::sub(ya, yb);
+    let slope = |w: f64| -> f64 {
+        let y = linalg::add(&linalg::scale(ya, w), &linalg::scale(yb, 1.0 - w));
+        match linalg::inverse_spd(&y, 6) {
+            Ok(p) => -(0..6)
+                .map(|i| (0..6).map(|j| p[i][j] * diff[j][i]).sum::<f64>())
+                .sum::<f64>(),
+            Err(_) => f64::NAN,
+        }
+    };
+    if !(slope(0.0) < 0.0) {
+        return 0.0;
+    }
+    if !(slope(1.0) > 0.0) {
+        return 1.0;
+    }
+    let (mut lo, mut hi) = (0.0, 1.0);
     for _ in 0..CI_ITERATIONS {
-        if fc < fd {
-            b = d;
-            d = c;
-            fd = fc;
-            c = b - g * (b - a);
-            fc = f(c);
+        let mid = 0.5 * (lo + hi);
+        if slope(mid) < 0.0 {
+            lo = mid;
         } else {
-            a = c;
-            c = d;
-            fc = fd;
-            d = a + g * (b - a);
-            fd = f(d);
+            hi = mid;
         }
     }
-    0.5 * (a + b)
+    0.5 * (lo + hi)
 }
 
 /// Fuses any number of estimates, pairwise in order.

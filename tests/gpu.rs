@@ -3,19 +3,29 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use trackcorr::fuse::{self, FusionMethod};
+use trackcorr::gate::Gate;
 use trackcorr::geo;
+use trackcorr::gpu::associate::{AssociationKernels, FORBIDDEN};
 use trackcorr::gpu::propagate::{PropagateJob, Propagator};
 use trackcorr::gpu::{self, GpuOptions, GpuTrack};
 use trackcorr::linalg::{Mat6, Vec6};
 use trackcorr::propagate::{MotionModel, Propagation, propagate};
 
-/// Every kernel, as the host compiles it (common code first).
-const KERNELS: &[(&str, &str)] = &[("propagate", include_str!("../shaders/propagate.wgsl"))];
+const FUSION: &str = include_str!("../shaders/fusion.wgsl");
+
+/// Every kernel, as the host compiles it (common code first, then the kernel's libraries).
+const KERNELS: &[(&str, &str, &str)] = &[
+    ("propagate", "", include_str!("../shaders/propagate.wgsl")),
+    ("gate", "", include_str!("../shaders/gate.wgsl")),
+    ("merge", FUSION, include_str!("../shaders/merge.wgsl")),
+    ("fuse", FUSION, include_str!("../shaders/fuse.wgsl")),
+];
 
 #[test]
 fn every_shader_parses_and_validates() {
-    for (name, source) in KERNELS {
-        let code = format!("{}\n{source}", gpu::COMMON_WGSL);
+    for (name, library, source) in KERNELS {
+        let code = format!("{}\n{library}\n{source}", gpu::COMMON_WGSL);
         let module = naga::front::wgsl::parse_str(&code)
             .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&code)));
         naga::valid::Validator::new(
@@ -127,6 +137,118 @@ fn propagate_matches_cpu_on_random_tracks() {
                 0.5,
                 0.01,
                 1e-3,
+            );
+        }
+    }
+}
+
+/// Tracks of one object as several sensors would report it: a common truth plus each
+/// track's own error drawn from its covariance's scale.
+fn tracks_of_one_object(rng: &mut ChaCha8Rng, n: usize) -> Vec<(Vec6, Mat6)> {
+    let truth = random_state(rng);
+    (0..n)
+        .map(|_| {
+            let cov = random_cov(rng);
+            let x =
+                std::array::from_fn(|i| truth[i] + rng.random_range(-1.0..1.0) * cov[i][i].sqrt());
+            (x, cov)
+        })
+        .collect()
+}
+
+#[test]
+fn gate_matches_cpu_chi_square() {
+    let Some(ctx) = gpu::test_context(&GpuOptions::default()) else {
+        return;
+    };
+    let kernels = AssociationKernels::new(&ctx).unwrap();
+    let gate = Gate::new(0.99).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let origin = geo::geodetic_to_ecef(0.6, 0.8, 0.0);
+    for rho in [0.0, 0.3] {
+        // Half the rows near the clusters' objects, half anywhere: costs on both sides of the gate.
+        let objects: Vec<Vec<(Vec6, Mat6)>> =
+            (0..12).map(|_| tracks_of_one_object(&mut rng, 2)).collect();
+        let clusters: Vec<(Vec6, Mat6, u32)> = objects
+            .iter()
+            .enumerate()
+            .map(|(k, o)| (o[0].0, o[0].1, if k % 4 == 0 { 3 } else { 6 }))
+            .collect();
+        let rows: Vec<(Vec6, Mat6, u32)> = objects.iter().map(|o| (o[1].0, o[1].1, 6)).collect();
+        let to_gpu = |v: &[(Vec6, Mat6, u32)]| -> Vec<(GpuTrack, u32)> {
+            v.iter()
+                .map(|(x, p, d)| (GpuTrack::from_f64(x, p, &origin), *d))
+                .collect()
+        };
+        let (gr, gc) = (to_gpu(&rows), to_gpu(&clusters));
+        let costs = kernels.gate_costs(&ctx, &gr, &gc, &gate, rho).unwrap();
+        let mut inside = 0;
+        for (i, r) in gr.iter().enumerate() {
+            for (j, c) in gc.iter().enumerate() {
+                let (xr, pr) = r.0.to_f64(&origin);
+                let (xc, pc) = c.0.to_f64(&origin);
+                let dim = r.1.min(c.1) as usize;
+                let d2 = trackcorr::gate::chi_square(&xr, &pr, &xc, &pc, rho, dim);
+                let g = gate.threshold(dim);
+                let got = costs[i * gc.len() + j];
+                if d2 <= g {
+                    inside += 1;
+                    assert!(
+                        (f64::from(got) - d2 / g).abs() < 1e-3,
+                        "rho {rho} ({i},{j}): gpu {got} cpu {}",
+                        d2 / g
+                    );
+                } else if d2 > 1.001 * g {
+                    assert_eq!(
+                        got, FORBIDDEN,
+                        "rho {rho} ({i},{j}): cpu d² {d2} beyond the gate {g}"
+                    );
+                }
+            }
+        }
+        assert!(inside >= 6, "only {inside} pairs inside the gate");
+    }
+}
+
+#[test]
+fn fuse_matches_cpu_for_every_method() {
+    let Some(ctx) = gpu::test_context(&GpuOptions::default()) else {
+        return;
+    };
+    let kernels = AssociationKernels::new(&ctx).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let origin = geo::geodetic_to_ecef(0.6, 0.8, 0.0);
+    let mut tracks = Vec::new();
+    let mut groups = Vec::new();
+    for k in 0..200 {
+        let n = 1 + k % 4;
+        let start = tracks.len() as u32;
+        for (x, p) in tracks_of_one_object(&mut rng, n) {
+            tracks.push(GpuTrack::from_f64(&x, &p, &origin));
+        }
+        groups.push((start..start + n as u32).collect::<Vec<u32>>());
+    }
+    for method in [
+        FusionMethod::CovarianceIntersection,
+        FusionMethod::Independent,
+        FusionMethod::BarShalomCampo,
+    ] {
+        let out = kernels
+            .fuse_groups(&ctx, &tracks, &groups, method, 0.25)
+            .unwrap();
+        for (g, fused) in groups.iter().zip(&out) {
+            let members: Vec<(Vec6, Mat6)> = g
+                .iter()
+                .map(|&i| tracks[i as usize].to_f64(&origin))
+                .collect();
+            let cpu = fuse::fuse_all(&members, method, 0.25).unwrap();
+            assert_close(
+                &format!("{method:?} group of {}", g.len()),
+                &cpu,
+                &fused.to_f64(&origin),
+                0.5,
+                0.05,
+                1e-2,
             );
         }
     }
