@@ -98,10 +98,11 @@ pub fn ci_weight(ya: &Mat6, yb: &Mat6) -> f64 {
             Err(_) => f64::NAN,
         }
     };
-    if !(slope(0.0) < 0.0) {
+    // Not decreasing at 0 (or singular): ω = 0; not increasing at 1: ω = 1.
+    if slope(0.0).is_nan() || slope(0.0) >= 0.0 {
         return 0.0;
     }
-    if !(slope(1.0) > 0.0) {
+    if slope(1.0).is_nan() || slope(1.0) <= 0.0 {
         return 1.0;
     }
     let (mut lo, mut hi) = (0.0, 1.0);
