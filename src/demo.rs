@@ -19,7 +19,7 @@ pub struct Line {
 
 /// Generates salvo seed `seed` into `out`, correlates all networks together (outputs in
 /// `out`) and each network alone, and returns the table lines (networks, then fused).
-pub fn run_demo(out: &Path, seed: u64) -> Result<Vec<Line>> {
+pub fn run_demo(out: &Path, seed: u64, engine: &run::Engine, note: Option<String>) -> Result<Vec<Line>> {
     let dir = OutputDir::create(out)?;
     let scenario = scenario::generate(&ScenarioOptions {
         seed,
@@ -33,7 +33,7 @@ pub fn run_demo(out: &Path, seed: u64) -> Result<Vec<Line>> {
     };
     let cfg = Config::default();
     let gospa = GospaParams::default();
-    let mut fused = run::correlate_files(&inputs, &cfg, &gospa, |_, _| {})?;
+    let mut fused = run::correlate_files(&inputs, &cfg, &gospa, engine, engine.summary(note), |_, _| {})?;
     // The files were read from the folder before it got its final name.
     fused.summary.inputs = Inputs {
         reports: out.join("reports.csv"),
@@ -45,7 +45,7 @@ pub fn run_demo(out: &Path, seed: u64) -> Result<Vec<Line>> {
     for (n, name) in fused.reports.sensors.networks.iter().enumerate() {
         let start = Instant::now();
         let subset = run::network_subset(&fused.reports, n);
-        let corr = correlate::correlate(&subset, &cfg)?;
+        let corr = engine.correlate(&subset, &cfg, |_, _| {})?;
         let m = metrics::score(&corr, &subset.sensors, &truth, &gospa)?;
         lines.push(Line {
             name: format!("{name} alone"),

@@ -9,6 +9,7 @@
 
 pub mod assign;
 pub mod associate;
+pub mod bench;
 pub mod correlate;
 pub mod demo;
 pub mod error;
@@ -24,5 +25,6 @@ pub mod output;
 pub mod propagate;
 pub mod run;
 pub mod scenario;
+pub mod verify;
 
 pub use error::{Error, Result};

@@ -13,7 +13,8 @@ use trackcorr::fuse::FusionMethod;
 use trackcorr::io::csv::OutputDir;
 use trackcorr::metrics::gospa::GospaParams;
 use trackcorr::propagate::{MotionModel, Propagation};
-use trackcorr::run::{self, Inputs};
+use trackcorr::gpu::GpuOptions;
+use trackcorr::run::{self, BackendChoice, Engine, Inputs};
 use trackcorr::scenario::{self, ScenarioName, ScenarioOptions};
 
 #[derive(Parser)]
@@ -36,6 +37,8 @@ enum Command {
         out: PathBuf,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        #[arg(long, value_enum, default_value = "auto")]
+        backend: BackendChoice,
     },
     /// Make a synthetic engagement batch: sensors, detections, local-track reports, truth.
     Generate {
@@ -56,6 +59,9 @@ enum Command {
     },
     /// Associate and fuse local tracks into system tracks; score them when truth is given.
     Correlate(CorrelateArgs),
+    /// Run the GPU and CPU backends on the same input and compare them stage by stage; exit
+    /// 0 only when they agree within the GPU path's tolerances.
+    Verify(VerifyArgs),
     /// Time parts of the pipeline.
     Bench {
         #[command(subcommand)]
@@ -66,6 +72,25 @@ enum Command {
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Solve the assignment problems of a file; print `NAME TOTAL ASSIGNED SECONDS`.
+    /// Time the pipeline per stage on the CPU and the GPU for a generated batch; print a
+    /// table (stage, backend, time, throughput, GPU speed-up) and write it as JSON.
+    Pipeline {
+        #[arg(long, default_value_t = 100)]
+        replays: u32,
+        #[arg(long, default_value_t = 8)]
+        objects: u32,
+        /// Drop everything after this many seconds of each replay.
+        #[arg(long)]
+        duration: Option<f64>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// `auto`: the CPU and, if an adapter exists, the GPU; `cpu`: the CPU only.
+        #[arg(long, value_enum, default_value = "auto")]
+        backend: BackendChoice,
+        /// Also write the table as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     Assign {
         #[arg(long)]
         problems: PathBuf,
@@ -93,11 +118,32 @@ struct CorrelateArgs {
     /// Truth (CSV), for the metrics.
     #[arg(long)]
     truth: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "cpu")]
-    backend: Backend,
+    #[arg(long, value_enum, default_value = "auto")]
+    backend: BackendChoice,
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
+    #[command(flatten)]
+    options: CorrelationOptions,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// Local-track reports (CSV).
+    #[arg(long)]
+    reports: PathBuf,
+    /// Sensors and their networks (CSV).
+    #[arg(long)]
+    sensors: Option<PathBuf>,
+    /// Cap on one GPU buffer (MiB), to exercise chunking.
+    #[arg(long)]
+    max_buffer_mib: Option<u64>,
+    #[command(flatten)]
+    options: CorrelationOptions,
+}
+
+#[derive(Args)]
+struct CorrelationOptions {
     /// Motion model for propagation to the epochs.
     #[arg(long, value_enum, default_value = "ballistic")]
     model: MotionModel,
@@ -118,6 +164,7 @@ struct CorrelateArgs {
     /// Consecutive epochs apart before a local track leaves its system track.
     #[arg(long, default_value_t = HysteresisParams::default().break_after)]
     break_after: u32,
+    /// Assignment solver of the CPU backend (the GPU always runs the auction).
     #[arg(long, value_enum, default_value = "exact")]
     solver: Solver,
     /// Seconds between fusion epochs.
@@ -135,6 +182,26 @@ struct CorrelateArgs {
     gospa_p: f64,
 }
 
+impl CorrelationOptions {
+    fn config(&self) -> Config {
+        Config {
+            propagation: Propagation { model: self.model, q: self.q, ..Propagation::default() },
+            gate_probability: self.gate,
+            rho: self.rho,
+            fusion: self.fusion,
+            hysteresis: HysteresisParams { confirm: self.confirm, break_after: self.break_after },
+            solver: self.solver,
+            epoch_interval: self.epoch_interval,
+            max_age: self.max_age,
+            ..Config::default()
+        }
+    }
+
+    fn gospa(&self) -> GospaParams {
+        GospaParams { p: self.gospa_p, c: self.gospa_c, alpha: 2.0 }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run_cli(cli) {
@@ -148,10 +215,15 @@ fn main() -> ExitCode {
 
 fn run_cli(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Demo { out, seed } => {
+        Command::Demo { out, seed, backend } => {
             let start = Instant::now();
-            let lines = trackcorr::demo::run_demo(&out, seed)?;
-            println!("salvo, seed {seed}: 8 missiles, 3 radar networks (CPU backend)\n");
+            let (engine, note) = Engine::open(backend, &GpuOptions::default())?;
+            if let Some(n) = &note {
+                eprintln!("trackcorr: {n}");
+            }
+            let name = engine.summary(None).adapter.map_or("CPU".to_string(), |a| format!("GPU: {}", a.name));
+            let lines = trackcorr::demo::run_demo(&out, seed, &engine, note)?;
+            println!("salvo, seed {seed}: 8 missiles, 3 radar networks ({name})\n");
             print!("{}", trackcorr::demo::table(&lines));
             println!(
                 "\nfiles in {} (scenario, associations.csv, system_tracks.csv, summary.json); {:.2} s in all",
@@ -188,6 +260,40 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Correlate(a) => correlate(a)?,
+        Command::Bench { what: BenchCommand::Pipeline { replays, objects, duration, seed, backend, json } } => {
+            let opts = ScenarioOptions { name: ScenarioName::Salvo, seed, replays, objects, duration };
+            let scenario = scenario::generate(&opts)?;
+            let set = scenario.report_set();
+            let gpu = match backend {
+                BackendChoice::Cpu => None,
+                choice => {
+                    let (engine, note) = Engine::open(choice, &GpuOptions::default())?;
+                    if let Some(n) = note {
+                        eprintln!("trackcorr: {n}");
+                    }
+                    matches!(engine, Engine::Gpu(_)).then_some(engine)
+                }
+            };
+            let report = trackcorr::bench::bench_pipeline(&set, &Config::default(), gpu.as_ref())?;
+            print!("{}", trackcorr::bench::table(&report));
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report)?;
+                trackcorr::io::csv::write_atomic(&path, format!("{text}\n").as_bytes())?;
+            }
+        }
+        Command::Verify(a) => {
+            let cfg = a.options.config();
+            cfg.validate()?;
+            let sensors = a.sensors.as_deref().map(trackcorr::io::read_sensors).transpose()?;
+            let set = trackcorr::io::read_reports(&a.reports, sensors.as_ref())?;
+            let opts = GpuOptions { max_binding_bytes: a.max_buffer_mib.map(|m| m << 20) };
+            let gpu = trackcorr::gpu::correlate::GpuBackend::new(&opts)?;
+            let (report, _, _) = trackcorr::verify::verify(&set, &cfg, &gpu)?;
+            print!("{}", report.table(&gpu.ctx.adapter.name));
+            if !report.agrees() {
+                anyhow::bail!("the GPU and CPU backends differ beyond the tolerances");
+            }
+        }
         Command::Bench {
             what:
                 BenchCommand::Assign {
@@ -220,37 +326,20 @@ fn progress_line(what: &'static str) -> impl FnMut(usize, usize) {
 }
 
 fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
-    let Backend::Cpu = a.backend;
-    let cfg = Config {
-        propagation: Propagation {
-            model: a.model,
-            q: a.q,
-            ..Propagation::default()
-        },
-        gate_probability: a.gate,
-        rho: a.rho,
-        fusion: a.fusion,
-        hysteresis: HysteresisParams {
-            confirm: a.confirm,
-            break_after: a.break_after,
-        },
-        solver: a.solver,
-        epoch_interval: a.epoch_interval,
-        max_age: a.max_age,
-        ..Config::default()
-    };
-    let gospa = GospaParams {
-        p: a.gospa_p,
-        c: a.gospa_c,
-        alpha: 2.0,
-    };
+    let cfg = a.options.config();
+    cfg.validate()?;
+    let gospa = a.options.gospa();
+    let (engine, note) = Engine::open(a.backend, &GpuOptions::default())?;
+    if let Some(n) = &note {
+        eprintln!("trackcorr: {n}");
+    }
     let inputs = Inputs {
         reports: a.reports,
         sensors: a.sensors,
         truth: a.truth,
     };
     // Read and correlate before the output folder exists: bad input leaves nothing behind.
-    let result = run::correlate_files(&inputs, &cfg, &gospa, progress_line("correlating"))?;
+    let result = run::correlate_files(&inputs, &cfg, &gospa, &engine, engine.summary(note), progress_line("correlating"))?;
     let dir = OutputDir::create(&a.out)?;
     trackcorr::output::write_outputs(
         &dir,

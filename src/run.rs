@@ -2,6 +2,8 @@
 
 use crate::correlate::{self, Config, Correlation};
 use crate::error::Result;
+use crate::gpu::correlate::GpuBackend;
+use crate::gpu::{AdapterSummary, GpuOptions};
 use crate::io::{self, ReportSet};
 use crate::metrics::{self, Metrics, gospa::GospaParams};
 use crate::output::Counts;
@@ -17,11 +19,70 @@ pub struct Inputs {
     pub truth: Option<PathBuf>,
 }
 
+/// The backend asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendChoice {
+    /// The GPU when an adapter exists, else the CPU (said in one line on stderr).
+    Auto,
+    /// wgpu compute shaders; fails without an adapter.
+    Gpu,
+    /// Plain Rust, multi-threaded, f64.
+    Cpu,
+}
+
+/// A backend ready to run.
+pub enum Engine {
+    Cpu,
+    Gpu(Box<GpuBackend>),
+}
+
+impl Engine {
+    /// Opens the chosen backend. With `auto`, a GPU that cannot be opened means the CPU,
+    /// and the reason is returned to be told to the user.
+    pub fn open(choice: BackendChoice, opts: &GpuOptions) -> Result<(Engine, Option<String>)> {
+        match choice {
+            BackendChoice::Cpu => Ok((Engine::Cpu, None)),
+            BackendChoice::Gpu => Ok((Engine::Gpu(Box::new(GpuBackend::new(opts)?)), None)),
+            BackendChoice::Auto => match GpuBackend::new(opts) {
+                Ok(g) => Ok((Engine::Gpu(Box::new(g)), None)),
+                Err(e) => Ok((Engine::Cpu, Some(format!("no usable GPU ({e}); running on the CPU")))),
+            },
+        }
+    }
+
+    /// What `summary.json` says of it.
+    pub fn summary(&self, note: Option<String>) -> Backend {
+        match self {
+            Engine::Cpu => Backend { name: "cpu", threads: rayon::current_num_threads(), adapter: None, note },
+            Engine::Gpu(g) => Backend {
+                name: "gpu",
+                threads: rayon::current_num_threads(),
+                adapter: Some(g.ctx.adapter.clone()),
+                note,
+            },
+        }
+    }
+
+    /// Correlates on this backend.
+    pub fn correlate(&self, set: &ReportSet, cfg: &Config, progress: impl FnMut(usize, usize)) -> Result<Correlation> {
+        match self {
+            Engine::Cpu => correlate::correlate_with_progress(set, cfg, progress),
+            Engine::Gpu(g) => g.correlate(set, cfg, progress, None),
+        }
+    }
+}
+
 /// The backend that ran.
 #[derive(Clone, Debug, Serialize)]
 pub struct Backend {
     pub name: &'static str,
+    /// Host threads (the CPU backend's workers; the GPU backend's host-side work).
     pub threads: usize,
+    /// The GPU adapter: name, device type, driver.
+    pub adapter: Option<AdapterSummary>,
+    /// Why `auto` fell back to the CPU, if it did.
+    pub note: Option<String>,
 }
 
 /// `summary.json`.
@@ -53,12 +114,14 @@ pub struct Run {
     pub summary: Summary,
 }
 
-/// Reads the inputs, correlates on the CPU and scores against truth when given.
+/// Reads the inputs, correlates on `engine` and scores against truth when given.
 /// `progress(done, total)` is called as replays are finished.
 pub fn correlate_files(
     inputs: &Inputs,
     cfg: &Config,
     gospa: &GospaParams,
+    engine: &Engine,
+    backend: Backend,
     progress: impl FnMut(usize, usize),
 ) -> Result<Run> {
     cfg.validate()?;
@@ -71,7 +134,7 @@ pub fn correlate_files(
     let reports = io::read_reports(&inputs.reports, sensors.as_ref())?;
     let truth = inputs.truth.as_deref().map(io::read_truth).transpose()?;
     let read_s = start.elapsed().as_secs_f64();
-    let correlation = correlate::correlate_with_progress(&reports, cfg, progress)?;
+    let correlation = engine.correlate(&reports, cfg, progress)?;
     let t_metrics = Instant::now();
     let metrics = truth
         .as_deref()

@@ -1,0 +1,389 @@
+//! The correlation pipeline on the GPU, chunk by chunk: everything of a chunk (all epochs of
+//! all its replays) is propagated, gated, assigned and merged in one submission with one
+//! read-back; the host then runs the hysteresis scan (sequential in time, small) and a
+//! second submission fuses the system tracks.
+//!
+//! The plan of which track is live at which epoch, the stage problems and the hysteresis
+//! are the CPU path's own code ([`crate::correlate`], [`crate::associate::Hysteresis`]).
+
+use super::assign::{AuctionKernel, GpuOutcome, GpuProblem};
+use super::associate::{AssociationKernels, FuseParams, GateParams, GpuGroup, StageProblem};
+use super::propagate::{PropagateJob, PropagateParams, Propagator};
+use super::{GpuContext, GpuOptions, GpuTrack, cast_vec};
+use crate::associate::{EpochTrack, Hysteresis, SystemGroup};
+use crate::correlate::{Config, Correlation, Epoch, LiveTrack, ReplayInput, ReplayResult, StageTimes, SystemTrack, epoch_plan, split_replays};
+use crate::error::{Error, Result};
+use crate::gate::Gate;
+use crate::io::ReportSet;
+use crate::model::HAS_VELOCITY_COV;
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// The kernels, compiled once per run.
+pub struct GpuBackend {
+    pub ctx: GpuContext,
+    propagate: Propagator,
+    kernels: AssociationKernels,
+    auction: AuctionKernel,
+}
+
+/// Auction rounds recorded per stage: one finishes the association's small problems; the
+/// second is a margin, a no-op for finished problems.
+const AUCTION_ROUNDS: usize = 2;
+
+/// What one chunk's association left on the GPU, for `verify`.
+#[derive(Clone, Debug, Default)]
+pub struct ChunkTrace {
+    /// Propagated tracks (absolute), in job order.
+    pub propagated: Vec<(crate::linalg::Vec6, crate::linalg::Mat6)>,
+    /// Per-epoch cluster of each job.
+    pub clusters: Vec<u32>,
+}
+
+/// One epoch of a chunk: replay index in the chunk, time, first job, number of jobs.
+struct EpochSlot {
+    replay: usize,
+    time: f64,
+    start: usize,
+    len: usize,
+}
+
+impl GpuBackend {
+    pub fn new(opts: &GpuOptions) -> Result<Self> {
+        let ctx = GpuContext::new(opts)?;
+        Ok(GpuBackend {
+            propagate: Propagator::new(&ctx)?,
+            kernels: AssociationKernels::new(&ctx)?,
+            auction: AuctionKernel::new(&ctx)?,
+            ctx,
+        })
+    }
+
+    /// Runs the pipeline on all replays of `set`; with `trace`, also returns what each
+    /// chunk's association produced.
+    pub fn correlate(
+        &self,
+        set: &ReportSet,
+        cfg: &Config,
+        mut progress: impl FnMut(usize, usize),
+        mut trace: Option<&mut Vec<ChunkTrace>>,
+    ) -> Result<Correlation> {
+        cfg.validate()?;
+        let gate = Gate::new(cfg.gate_probability)?;
+        let inputs = split_replays(&set.reports, cfg);
+        let plans: Vec<Vec<(f64, Vec<(usize, usize)>)>> =
+            inputs.par_iter().map(|i| epoch_plan(i, cfg.epoch_interval)).collect();
+        let mut times = StageTimes::default();
+        let mut replays = Vec::with_capacity(inputs.len());
+        let mut start = 0;
+        while start < inputs.len() {
+            let end = self.chunk_end(&inputs, &plans, start)?;
+            let (results, t) = self.run_chunk(&inputs[start..end], &plans[start..end], cfg, &gate, trace.as_deref_mut())?;
+            times.propagate += t.propagate;
+            times.associate += t.associate;
+            times.hysteresis += t.hysteresis;
+            times.fuse += t.fuse;
+            replays.extend(results);
+            start = end;
+            progress(replays.len(), inputs.len());
+        }
+        Ok(Correlation { replays, times, config: *cfg })
+    }
+
+    /// The end of the chunk starting at `start`: as many replays as the binding limit takes.
+    fn chunk_end(&self, inputs: &[ReplayInput], plans: &[Vec<(f64, Vec<(usize, usize)>)>], start: usize) -> Result<usize> {
+        let limit = self.ctx.max_binding_bytes;
+        let track = size_of::<GpuTrack>() as u64;
+        let (mut jobs, mut reports, mut costs, mut scratch) = (0u64, 0u64, 0u64, 0u64);
+        let mut end = start;
+        while end < inputs.len() {
+            let j: u64 = plans[end].iter().map(|(_, l)| l.len() as u64).sum();
+            let c: u64 = plans[end].iter().map(|(_, l)| (l.len() * l.len()) as u64).sum();
+            // Auction scratch: at most every track a row of a problem of padded size ≤ 2n.
+            let w: u64 = plans[end].iter().map(|(_, l)| (l.len() * (12 + 6 * l.len())) as u64).sum();
+            let r = inputs[end].reports.len() as u64;
+            let fits = (jobs + j) * track <= limit
+                && (reports + r) * track <= limit
+                && (costs + c) * 4 <= limit
+                && (scratch + w) * 4 <= limit;
+            if !fits {
+                if end == start {
+                    return Err(Error::Config(format!(
+                        "replay {} needs more than the GPU's {} MiB per buffer; use --backend cpu",
+                        inputs[end].replay,
+                        limit >> 20
+                    )));
+                }
+                break;
+            }
+            jobs += j;
+            reports += r;
+            costs += c;
+            scratch += w;
+            end += 1;
+        }
+        Ok(end)
+    }
+
+    #[allow(clippy::too_many_lines, reason = "one chunk's pipeline, step by step")]
+    fn run_chunk(
+        &self,
+        inputs: &[ReplayInput],
+        plans: &[Vec<(f64, Vec<(usize, usize)>)>],
+        cfg: &Config,
+        gate: &Gate,
+        trace: Option<&mut Vec<ChunkTrace>>,
+    ) -> Result<(Vec<ReplayResult>, StageTimes)> {
+        let ctx = &self.ctx;
+        let mut times = StageTimes::default();
+        let t0 = Instant::now();
+
+        // Reports relative to the chunk's mean position, so that f32 keeps millimetres.
+        let n_reports: usize = inputs.iter().map(|i| i.reports.len()).sum();
+        let mut origin = [0.0; 3];
+        for r in inputs.iter().flat_map(|i| i.reports) {
+            for k in 0..3 {
+                origin[k] += r.state[k] / n_reports as f64;
+            }
+        }
+        let mut report_offset = Vec::with_capacity(inputs.len());
+        let mut gpu_reports = Vec::with_capacity(n_reports);
+        for i in inputs {
+            report_offset.push(gpu_reports.len());
+            gpu_reports.extend(i.reports.iter().map(|r| GpuTrack::from_f64(&r.state, &r.cov, &origin)));
+        }
+
+        // Jobs (one per live track per epoch), epochs, and the stage problems.
+        let mut jobs = Vec::new();
+        let mut dims = Vec::new();
+        let mut epochs = Vec::new();
+        let mut stages: Vec<Vec<StageProblem>> = Vec::new();
+        let mut cost_len = 0usize;
+        // Each epoch's cluster counts, one per stage boundary: counts[base + s] before stage s.
+        let mut count_len = 0usize;
+        for (ri, (input, plan)) in inputs.iter().zip(plans).enumerate() {
+            for (t, live) in plan {
+                let start = jobs.len();
+                for &(_, r) in live {
+                    let rep = &input.reports[r];
+                    jobs.push(PropagateJob { report: (report_offset[ri] + r) as u32, dt: (t - rep.time) as f32 });
+                    dims.push(if rep.flags & HAS_VELOCITY_COV != 0 { 6u32 } else { 3 });
+                }
+                epochs.push(EpochSlot { replay: ri, time: *t, start, len: live.len() });
+                // Runs of one sensor (live tracks are sorted by sensor).
+                let mut s = 0;
+                let mut k = 0;
+                while k < live.len() {
+                    let sensor = input.reports[live[k].1].sensor;
+                    let n = live[k..].iter().take_while(|&&(_, r)| input.reports[r].sensor == sensor).count();
+                    if stages.len() <= s {
+                        stages.push(Vec::new());
+                    }
+                    stages[s].push(StageProblem {
+                        row_start: (start + k) as u32,
+                        rows: n as u32,
+                        cols: k as u32,
+                        cost_offset: cost_len as u32,
+                        slot_base: start as u32,
+                        count_in: (count_len + s) as u32,
+                        count_out: (count_len + s + 1) as u32,
+                        _pad: 0,
+                    });
+                    cost_len += n * k;
+                    k += n;
+                    s += 1;
+                }
+                count_len += s + 1;
+            }
+        }
+        let n_jobs = jobs.len();
+        let track_bytes = (n_jobs * size_of::<GpuTrack>()) as u64;
+
+        let pp = PropagateParams::new(&cfg.propagation, &origin, n_jobs as u32);
+        let b_pparams = ctx.uniform("propagate params", bytemuck::bytes_of(&pp))?;
+        let b_reports = ctx.storage("reports", bytemuck::cast_slice(&gpu_reports))?;
+        let b_jobs = ctx.storage("jobs", bytemuck::cast_slice(&jobs))?;
+        let b_tracks = ctx.storage_empty("tracks", track_bytes)?;
+        let b_dims = ctx.storage("dims", bytemuck::cast_slice(&dims))?;
+        let b_clusters = ctx.storage_empty("clusters", track_bytes)?;
+        let b_cdims = ctx.storage_empty("cluster dims", (n_jobs * 4) as u64)?;
+        let b_counts = ctx.storage("counts", bytemuck::cast_slice(&vec![0u32; count_len]))?;
+        let b_costs = ctx.storage_empty("costs", (cost_len * 4) as u64)?;
+        let b_assign = ctx.storage("assignment", bytemuck::cast_slice(&vec![-1i32; n_jobs]))?;
+        let b_cluster_of = ctx.storage_empty("cluster of", (n_jobs * 4) as u64)?;
+
+        let mut encoder = ctx.encoder();
+        self.propagate.record(ctx, &mut encoder, [&b_pparams, &b_reports, &b_jobs, &b_tracks], n_jobs as u32);
+        let fp = FuseParams::new(0, cfg.fusion, cfg.rho);
+        let mut keep_alive = Vec::new();
+        let mut outcome_buffers: Vec<(wgpu::Buffer, usize)> = Vec::new();
+        for problems in &stages {
+            let b_problems = ctx.storage("stage problems", bytemuck::cast_slice(problems))?;
+            // Gate and assign the problems that have clusters to meet.
+            let with_cols: Vec<StageProblem> = problems.iter().copied().filter(|p| p.cols > 0).collect();
+            if !with_cols.is_empty() {
+                let gp = GateParams {
+                    problems: with_cols.len() as u32,
+                    rho: cfg.rho as f32,
+                    threshold3: gate.threshold3 as f32,
+                    threshold6: gate.threshold6 as f32,
+                };
+                let b_gparams = ctx.uniform("gate params", bytemuck::bytes_of(&gp))?;
+                let b_gproblems = ctx.storage("gate problems", bytemuck::cast_slice(&with_cols))?;
+                self.kernels.record_gate(
+                    ctx,
+                    &mut encoder,
+                    [&b_gparams, &b_gproblems, &b_tracks, &b_dims, &b_clusters, &b_cdims, &b_counts, &b_costs],
+                    with_cols.len() as u32,
+                );
+                // The auction: one workgroup per problem, rows written into `assignment` at
+                // their track's index. Problems are small (a sensor's tracks against one
+                // epoch's clusters): AUCTION_ROUNDS rounds finish them, which the outcomes
+                // read back with the clusters confirm.
+                let mut scratch_words = 0u32;
+                let mut headers = Vec::with_capacity(with_cols.len());
+                for p in &with_cols {
+                    self.auction.check_size(p.rows as usize, p.cols as usize, true)?;
+                    let h = GpuProblem {
+                        rows: p.rows,
+                        cols: p.cols,
+                        cost_offset: p.cost_offset,
+                        row_offset: p.row_start,
+                        scratch_offset: scratch_words,
+                        has_miss: 1,
+                        miss: 1.0,
+                        _pad: 0,
+                    };
+                    scratch_words += h.scratch_words();
+                    headers.push(h);
+                }
+                let ap = self.auction.params(headers.len() as u32);
+                let b_aparams = ctx.uniform("assign params", bytemuck::bytes_of(&ap))?;
+                let b_aproblems = ctx.storage("assign problems", bytemuck::cast_slice(&headers))?;
+                let b_outcomes = ctx.storage_empty("assign outcomes", (headers.len() * size_of::<GpuOutcome>()) as u64)?;
+                // New buffers are zeroed, as the auction's first round needs.
+                let b_scratch = ctx.storage_empty("assign scratch", 4 * u64::from(scratch_words))?;
+                for _ in 0..AUCTION_ROUNDS {
+                    self.auction.record(
+                        ctx,
+                        &mut encoder,
+                        [&b_aparams, &b_aproblems, &b_costs, &b_assign, &b_outcomes, &b_scratch],
+                        headers.len() as u32,
+                    );
+                }
+                outcome_buffers.push((b_outcomes, headers.len()));
+                keep_alive.push(vec![b_aparams, b_aproblems, b_scratch]);
+                keep_alive.push(vec![b_gparams, b_gproblems]);
+            }
+            let mp = FuseParams { count: problems.len() as u32, ..fp };
+            let b_mparams = ctx.uniform("merge params", bytemuck::bytes_of(&mp))?;
+            self.kernels.record_merge(
+                ctx,
+                &mut encoder,
+                [&b_mparams, &b_problems, &b_tracks, &b_dims, &b_assign, &b_clusters, &b_cdims, &b_counts, &b_cluster_of],
+                problems.len() as u32,
+            );
+            keep_alive.push(vec![b_problems, b_mparams]);
+        }
+        // The propagated tracks only when tracing (verify): they are the largest buffer.
+        let mut read: Vec<&wgpu::Buffer> = vec![&b_cluster_of];
+        if trace.is_some() {
+            read.push(&b_tracks);
+        }
+        let first_outcome = read.len();
+        read.extend(outcome_buffers.iter().map(|(b, _)| b));
+        let bytes = ctx.submit_and_read(encoder, &read)?;
+        drop(keep_alive);
+        for ((_, n), b) in outcome_buffers.iter().zip(&bytes[first_outcome..]) {
+            let outcomes: Vec<GpuOutcome> = cast_vec(b);
+            for (k, o) in outcomes.iter().take(*n).enumerate() {
+                o.check(&format!("association problem {k}"))?;
+            }
+        }
+        let mut cluster_of: Vec<u32> = cast_vec(&bytes[0]);
+        cluster_of.truncate(n_jobs);
+        if let Some(trace) = trace {
+            let tracks: Vec<GpuTrack> = cast_vec(&bytes[1]);
+            trace.push(ChunkTrace {
+                propagated: tracks.iter().take(n_jobs).map(|t| t.to_f64(&origin)).collect(),
+                clusters: cluster_of.clone(),
+            });
+        }
+        times.associate += t0.elapsed().as_secs_f64();
+
+        // Hysteresis on the host.
+        let t0 = Instant::now();
+        let mut groups_of_epoch: Vec<Vec<SystemGroup>> = Vec::with_capacity(epochs.len());
+        let mut e = 0;
+        for (input, plan) in inputs.iter().zip(plans) {
+            let mut h = Hysteresis::new(cfg.hysteresis, input.local.len());
+            for (_, live) in plan {
+                let slot = &epochs[e];
+                let tracks: Vec<EpochTrack> = live
+                    .iter()
+                    .map(|&(j, r)| {
+                        let rep = &input.reports[r];
+                        EpochTrack {
+                            state: [0.0; 6],
+                            cov: [[0.0; 6]; 6],
+                            track: j as u32,
+                            sensor: rep.sensor,
+                            dim: 0,
+                            truth: rep.truth,
+                        }
+                    })
+                    .collect();
+                groups_of_epoch.push(h.step(&tracks, &cluster_of[slot.start..slot.start + slot.len]));
+                e += 1;
+            }
+        }
+        times.hysteresis += t0.elapsed().as_secs_f64();
+
+        // Fuse the system tracks.
+        let t0 = Instant::now();
+        let mut headers = Vec::new();
+        let mut members = Vec::new();
+        for (slot, groups) in epochs.iter().zip(&groups_of_epoch) {
+            for g in groups {
+                headers.push(GpuGroup { member_start: members.len() as u32, members: g.members.len() as u32 });
+                members.extend(g.members.iter().map(|&m| (slot.start + m) as u32));
+            }
+        }
+        let fp = FuseParams { count: headers.len() as u32, ..fp };
+        let b_fparams = ctx.uniform("fuse params", bytemuck::bytes_of(&fp))?;
+        let b_groups = ctx.storage("groups", bytemuck::cast_slice(&headers))?;
+        let b_members = ctx.storage("members", bytemuck::cast_slice(&members))?;
+        let b_fused = ctx.storage_empty("fused", (headers.len() * size_of::<GpuTrack>()) as u64)?;
+        let mut encoder = ctx.encoder();
+        self.kernels.record_fuse(ctx, &mut encoder, [&b_fparams, &b_groups, &b_members, &b_tracks, &b_fused], headers.len() as u32);
+        let bytes = ctx.submit_and_read(encoder, &[&b_fused])?;
+        let fused: Vec<GpuTrack> = cast_vec(&bytes[0]);
+        times.fuse += t0.elapsed().as_secs_f64();
+
+        // Results in the CPU path's form.
+        let mut results: Vec<ReplayResult> = inputs
+            .iter()
+            .map(|i| ReplayResult { replay: i.replay, local: i.local.clone(), epochs: Vec::new() })
+            .collect();
+        let mut g = 0;
+        for (slot, groups) in epochs.iter().zip(&groups_of_epoch) {
+            let input = &inputs[slot.replay];
+            let plan_live = &plans[slot.replay][results[slot.replay].epochs.len()].1;
+            let mut live: Vec<LiveTrack> = plan_live
+                .iter()
+                .map(|&(j, r)| LiveTrack { track: j as u32, truth: input.reports[r].truth, system: 0 })
+                .collect();
+            let mut system = Vec::with_capacity(groups.len());
+            for group in groups {
+                for &m in &group.members {
+                    live[m].system = group.number;
+                }
+                let (state, cov) = fused[g].to_f64(&origin);
+                system.push(SystemTrack { number: group.number, state, cov, sources: group.members.len() as u32 });
+                g += 1;
+            }
+            results[slot.replay].epochs.push(Epoch { time: slot.time, live, system });
+        }
+        Ok((results, times))
+    }
+}
