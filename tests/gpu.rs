@@ -3,14 +3,22 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+use trackcorr::assign::problems::read_problems;
+use trackcorr::assign::{Problem, solve_auction, solve_exact};
+use trackcorr::error::Error;
 use trackcorr::geo;
+use trackcorr::gpu::assign::{AuctionKernel, cpu_options};
 use trackcorr::gpu::propagate::{PropagateJob, Propagator};
 use trackcorr::gpu::{self, GpuOptions, GpuTrack};
 use trackcorr::linalg::{Mat6, Vec6};
 use trackcorr::propagate::{MotionModel, Propagation, propagate};
 
 /// Every kernel, as the host compiles it (common code first).
-const KERNELS: &[(&str, &str)] = &[("propagate", include_str!("../shaders/propagate.wgsl"))];
+const KERNELS: &[(&str, &str)] = &[
+    ("propagate", include_str!("../shaders/propagate.wgsl")),
+    ("assign", include_str!("../shaders/assign.wgsl")),
+];
 
 #[test]
 fn every_shader_parses_and_validates() {
@@ -130,4 +138,186 @@ fn propagate_matches_cpu_on_random_tracks() {
             );
         }
     }
+}
+
+/// scipy's reference problems, all in one batch: within the stated bound of the optimum,
+/// with scipy's assigned count.
+#[test]
+fn auction_matches_scipy_on_reference_problems() {
+    let Some(ctx) = gpu::test_context(&GpuOptions::default()) else {
+        return;
+    };
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/lap_scipy.txt");
+    let named = read_problems(&path).unwrap();
+    let problems: Vec<Problem> = named.iter().map(|n| n.problem.clone()).collect();
+    let kernel = AuctionKernel::new(&ctx).unwrap();
+    let started = Instant::now();
+    let solutions = kernel.solve_batch_detailed(&ctx, &problems).unwrap();
+    eprintln!(
+        "reference batch: {} problems in {:.3} s on {}",
+        problems.len(),
+        started.elapsed().as_secs_f64(),
+        ctx.adapter.name
+    );
+    for (n, s) in named.iter().zip(&solutions) {
+        let gap = s.solution.total - n.optimum;
+        eprintln!(
+            "{:14} gap {gap:10.3e} bound {:10.3e} bids {:6} phases {}",
+            n.name, s.bound, s.bids, s.phases
+        );
+        // The f64 sums of two optimal assignments may differ by rounding.
+        let rounding = 1e-12 * n.optimum.abs().max(1.0);
+        assert!(
+            gap >= -rounding && gap <= s.bound + rounding,
+            "{}: GPU total {} vs scipy {} (bound {})",
+            n.name,
+            s.solution.total,
+            n.optimum,
+            s.bound
+        );
+        assert_eq!(s.solution.assigned(), n.assigned, "{}", n.name);
+    }
+}
+
+/// A gated problem with `miss`: costs in [0, 1] (f32 values, so that the CPU twin sees the
+/// kernel's costs), ~30 % forbidden.
+fn random_gated(rng: &mut ChaCha8Rng, max_rows: usize, max_cols: usize) -> Problem {
+    let rows = rng.random_range(1..=max_rows);
+    let cols = rng.random_range(1..=max_cols);
+    let cost = (0..rows * cols)
+        .map(|_| {
+            if rng.random_bool(0.3) {
+                f64::INFINITY
+            } else {
+                f64::from(rng.random::<f32>())
+            }
+        })
+        .collect();
+    Problem {
+        rows,
+        cols,
+        cost,
+        miss: Some(1.0),
+    }
+}
+
+/// 500 random gated problems in one batch against the CPU twin under the kernel's ε
+/// schedule: the same assignment, except where f32 and f64 rounding resolve a near-tie
+/// differently, which must then be within the bound of the exact optimum (counted).
+#[test]
+fn auction_matches_cpu_twin_on_random_gated_problems() {
+    let Some(ctx) = gpu::test_context(&GpuOptions::default()) else {
+        return;
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let problems: Vec<Problem> = (0..500).map(|_| random_gated(&mut rng, 30, 30)).collect();
+    let kernel = AuctionKernel::new(&ctx).unwrap();
+    let started = Instant::now();
+    let gpu = kernel.solve_batch_detailed(&ctx, &problems).unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    let mut differ = 0;
+    for (k, (p, g)) in problems.iter().zip(&gpu).enumerate() {
+        let cpu = solve_auction(p, &cpu_options(g.epsilon)).unwrap();
+        let exact = solve_exact(p).unwrap();
+        let gap = g.solution.total - exact.total;
+        assert!(
+            gap >= -1e-12 && gap <= g.bound,
+            "problem {k}: GPU {} exact {} bound {}",
+            g.solution.total,
+            exact.total,
+            g.bound
+        );
+        if cpu.solution.row_to_col != g.solution.row_to_col {
+            differ += 1;
+            let cpu_gap = cpu.solution.total - exact.total;
+            eprintln!(
+                "problem {k} ({} × {}): GPU and CPU twin differ; gaps to the optimum {gap:.3e} \
+                 and {cpu_gap:.3e}, bound {:.3e}",
+                p.rows, p.cols, g.bound
+            );
+        }
+    }
+    eprintln!(
+        "random batch: 500 problems in {seconds:.3} s on {}; {differ} differ from the CPU twin \
+         (near-ties within the bound)",
+        ctx.adapter.name
+    );
+    // Near-ties are rare with continuous costs; many would mean the kernel does not mirror.
+    assert!(differ <= 5, "{differ} of 500 differ from the CPU twin");
+}
+
+/// More problems than one dimension of workgroups holds: the 2-D grid.
+#[test]
+fn auction_runs_more_problems_than_one_grid_dimension() {
+    let Some(ctx) = gpu::test_context(&GpuOptions::default()) else {
+        return;
+    };
+    let count = ctx.limits.max_compute_workgroups_per_dimension as usize + 4465;
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let problems: Vec<Problem> = (0..count)
+        .map(|k| {
+            let mut p = random_gated(&mut rng, 3, 3);
+            if k % 2 == 1 {
+                // Without `miss`, and without forbidden pairs so that all are feasible.
+                p.cost.iter_mut().for_each(|c| *c = c.min(2.0));
+                p.miss = None;
+            }
+            p
+        })
+        .collect();
+    let kernel = AuctionKernel::new(&ctx).unwrap();
+    let started = Instant::now();
+    let gpu = kernel.solve_batch_detailed(&ctx, &problems).unwrap();
+    eprintln!(
+        "{count} tiny problems in {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
+    for (k, (p, g)) in problems.iter().zip(&gpu).enumerate() {
+        let exact = solve_exact(p).unwrap();
+        let gap = g.solution.total - exact.total;
+        assert!(
+            gap >= -1e-12 && gap <= g.bound,
+            "problem {k}: GPU {} exact {}",
+            g.solution.total,
+            exact.total
+        );
+    }
+}
+
+/// Infeasible problems are caught on the host, huge costs and runaway auctions are errors.
+#[test]
+fn auction_reports_bad_problems() {
+    let Some(ctx) = gpu::test_context(&GpuOptions::default()) else {
+        return;
+    };
+    let mut kernel = AuctionKernel::new(&ctx).unwrap();
+    let fine = Problem {
+        rows: 2,
+        cols: 2,
+        cost: vec![1.0, 2.0, 2.0, 1.0],
+        miss: None,
+    };
+    let infeasible = Problem {
+        cost: vec![1.0, f64::INFINITY, 2.0, f64::INFINITY],
+        ..fine.clone()
+    };
+    let huge = Problem {
+        cost: vec![1.0, 2.0, 1e20, 1.0],
+        ..fine.clone()
+    };
+    match kernel.solve_batch(&ctx, &[fine.clone(), infeasible]) {
+        Err(Error::Infeasible(m)) => assert!(m.contains("problem 1"), "{m}"),
+        other => panic!("expected Infeasible, got {other:?}"),
+    }
+    assert!(matches!(
+        kernel.solve_batch(&ctx, &[huge]),
+        Err(Error::Numeric(_))
+    ));
+    kernel.bids_per_person = 1;
+    match kernel.solve_batch(&ctx, &[fine.clone(), fine]) {
+        Err(Error::Numeric(m)) => assert!(m.contains("problem 0"), "{m}"),
+        other => panic!("expected Numeric, got {other:?}"),
+    }
+    assert!(kernel.solve_batch(&ctx, &[]).unwrap().is_empty());
 }

@@ -7,6 +7,7 @@
 //! error scopes, errors outside scopes are collected by `on_uncaptured_error` (whose
 //! default handler would panic), and a lost device is noticed at the next check.
 
+pub mod assign;
 pub mod propagate;
 
 use crate::error::{Error, Result};
