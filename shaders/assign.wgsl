@@ -21,9 +21,10 @@ const FORBIDDEN: f32 = 1e30;
 // "No value" for best/second-best: finite, as WGSL may assume there are no infinities.
 const NO_VALUE: f32 = 3e38;
 const NONE: u32 = 0xffffffffu;
-// Threads per problem: a power of two; the trees (range_step, merge_step calls) have one
-// step per halving. Keep in sync with `AUCTION_WG` in src/gpu/assign.rs.
-const AUCTION_WG: u32 = 64u;
+// Threads per problem, set by the host (src/gpu/assign.rs, `workgroup_size`): a power of
+// two up to MAX_WG.
+override AUCTION_WG: u32 = 32u;
+const MAX_WG: u32 = 64u;
 
 // ε schedule; keep in sync with src/gpu/assign.rs. ε_final = max(RELATIVE_BOUND / n,
 // MIN_RELATIVE_EPSILON) × scale; the floor keeps ε several f32 ulps above the prices (which
@@ -98,9 +99,9 @@ struct Outcome {
 @group(0) @binding(4) var<storage, read_write> outcomes: array<Outcome>;
 @group(0) @binding(5) var<storage, read_write> scratch: array<u32>;
 
-var<workgroup> red_w1: array<f32, AUCTION_WG>;
-var<workgroup> red_w2: array<f32, AUCTION_WG>;
-var<workgroup> red_best: array<u32, AUCTION_WG>;
+var<workgroup> red_w1: array<f32, MAX_WG>;
+var<workgroup> red_w2: array<f32, MAX_WG>;
+var<workgroup> red_best: array<u32, MAX_WG>;
 // Thread 0's decision, read by all through workgroupUniformLoad.
 var<workgroup> action: u32;
 
@@ -311,22 +312,45 @@ fn bid(c: Ctx, s: ptr<function, State>, i: u32, w1: f32, best: u32, w2: f32) {
     }
 }
 
-// One level of the tree over red_w1 (min) and red_w2 (max). The trees are written out,
-// one step per halving of AUCTION_WG, as llvmpipe counts loop iterations.
+// Trees over the workgroup's partial results, one level per halving of AUCTION_WG. They
+// are written out, not looped, as llvmpipe counts loop iterations (see the top).
 fn range_step(lid: u32, h: u32) {
-    if (lid < h) {
-        red_w1[lid] = min(red_w1[lid], red_w1[lid + h]);
-        red_w2[lid] = max(red_w2[lid], red_w2[lid + h]);
+    if (AUCTION_WG > h) {
+        if (lid < h) {
+            red_w1[lid] = min(red_w1[lid], red_w1[lid + h]);
+            red_w2[lid] = max(red_w2[lid], red_w2[lid + h]);
+        }
+        workgroupBarrier();
     }
-    workgroupBarrier();
 }
 
-// One level of the merge tree of the bidder's best values.
+// red_w1 (min) and red_w2 (max) over the workgroup, into element 0.
+fn range_tree(lid: u32) {
+    range_step(lid, 32u);
+    range_step(lid, 16u);
+    range_step(lid, 8u);
+    range_step(lid, 4u);
+    range_step(lid, 2u);
+    range_step(lid, 1u);
+}
+
 fn merge_step(lid: u32, h: u32) {
-    if (lid < h) {
-        merge(lid, lid + h);
+    if (AUCTION_WG > h) {
+        if (lid < h) {
+            merge(lid, lid + h);
+        }
+        workgroupBarrier();
     }
-    workgroupBarrier();
+}
+
+// The bidder's best object and values over the workgroup, into element 0.
+fn merge_tree(lid: u32) {
+    merge_step(lid, 32u);
+    merge_step(lid, 16u);
+    merge_step(lid, 8u);
+    merge_step(lid, 4u);
+    merge_step(lid, 2u);
+    merge_step(lid, 1u);
 }
 
 @compute @workgroup_size(AUCTION_WG)
@@ -379,12 +403,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         red_w1[lid] = lo;
         red_w2[lid] = hi;
         workgroupBarrier();
-        range_step(lid, 32u);
-        range_step(lid, 16u);
-        range_step(lid, 8u);
-        range_step(lid, 4u);
-        range_step(lid, 2u);
-        range_step(lid, 1u);
+        range_tree(lid);
         // First phase: zero prices, nobody assigned, everybody queued in order.
         for (var j = lid; j < n; j += AUCTION_WG) {
             scratch[c.prices + j] = bitcast<u32>(0.0);
@@ -463,12 +482,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             red_w2[lid] = w2;
             red_best[lid] = best;
             workgroupBarrier();
-            merge_step(lid, 32u);
-            merge_step(lid, 16u);
-            merge_step(lid, 8u);
-            merge_step(lid, 4u);
-            merge_step(lid, 2u);
-            merge_step(lid, 1u);
+            merge_tree(lid);
             if (lid == 0u) {
                 bid(c, &s, act, red_w1[0], red_best[0], red_w2[0]);
             }

@@ -8,7 +8,7 @@ use trackcorr::assign::problems::read_problems;
 use trackcorr::assign::{Problem, solve_auction, solve_exact};
 use trackcorr::error::Error;
 use trackcorr::geo;
-use trackcorr::gpu::assign::{AuctionKernel, cpu_options};
+use trackcorr::gpu::assign::{AuctionKernel, GPU_WORKGROUP, cpu_options};
 use trackcorr::gpu::propagate::{PropagateJob, Propagator};
 use trackcorr::gpu::{self, GpuOptions, GpuTrack};
 use trackcorr::linalg::{Mat6, Vec6};
@@ -140,6 +140,18 @@ fn propagate_matches_cpu_on_random_tracks() {
     }
 }
 
+/// The kernel as `AuctionKernel::new` makes it for this adapter and, if that differs, as a
+/// GPU would run it, so that both workgroup sizes are tested on llvmpipe.
+fn auction_kernels(ctx: &gpu::GpuContext) -> Vec<AuctionKernel> {
+    let default = AuctionKernel::new(ctx).unwrap();
+    let mut kernels = vec![];
+    if default.workgroup() != GPU_WORKGROUP {
+        kernels.push(AuctionKernel::with_workgroup(ctx, GPU_WORKGROUP).unwrap());
+    }
+    kernels.insert(0, default);
+    kernels
+}
+
 /// scipy's reference problems, all in one batch: within the stated bound of the optimum,
 /// with scipy's assigned count.
 #[test]
@@ -151,16 +163,25 @@ fn auction_matches_scipy_on_reference_problems() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/lap_scipy.txt");
     let named = read_problems(&path).unwrap();
     let problems: Vec<Problem> = named.iter().map(|n| n.problem.clone()).collect();
-    let kernel = AuctionKernel::new(&ctx).unwrap();
-    let started = Instant::now();
-    let solutions = kernel.solve_batch_detailed(&ctx, &problems).unwrap();
-    eprintln!(
-        "reference batch: {} problems in {:.3} s on {}",
-        problems.len(),
-        started.elapsed().as_secs_f64(),
-        ctx.adapter.name
-    );
-    for (n, s) in named.iter().zip(&solutions) {
+    for kernel in auction_kernels(&ctx) {
+        let started = Instant::now();
+        let solutions = kernel.solve_batch_detailed(&ctx, &problems).unwrap();
+        eprintln!(
+            "reference batch: {} problems in {:.3} s on {}, {} threads per problem",
+            problems.len(),
+            started.elapsed().as_secs_f64(),
+            ctx.adapter.name,
+            kernel.workgroup()
+        );
+        check_reference(&named, &solutions);
+    }
+}
+
+fn check_reference(
+    named: &[trackcorr::assign::problems::NamedProblem],
+    solutions: &[trackcorr::gpu::assign::GpuAuctionSolution],
+) {
+    for (n, s) in named.iter().zip(solutions) {
         let gap = s.solution.total - n.optimum;
         eprintln!(
             "{:14} gap {gap:10.3e} bound {:10.3e} bids {:6} phases {}",
@@ -212,12 +233,31 @@ fn auction_matches_cpu_twin_on_random_gated_problems() {
     };
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let problems: Vec<Problem> = (0..500).map(|_| random_gated(&mut rng, 30, 30)).collect();
-    let kernel = AuctionKernel::new(&ctx).unwrap();
-    let started = Instant::now();
-    let gpu = kernel.solve_batch_detailed(&ctx, &problems).unwrap();
-    let seconds = started.elapsed().as_secs_f64();
+    for kernel in auction_kernels(&ctx) {
+        let started = Instant::now();
+        let gpu = kernel.solve_batch_detailed(&ctx, &problems).unwrap();
+        let seconds = started.elapsed().as_secs_f64();
+        let differ = compare_with_twin(&problems, &gpu);
+        eprintln!(
+            "random batch: 500 problems in {seconds:.3} s on {}, {} threads per problem; \
+             {differ} differ from the CPU twin (near-ties within the bound)",
+            ctx.adapter.name,
+            kernel.workgroup()
+        );
+        // Near-ties are rare with continuous costs; many would mean the kernel does not
+        // mirror the twin.
+        assert!(differ <= 5, "{differ} of 500 differ from the CPU twin");
+    }
+}
+
+/// Problems whose GPU assignment differs from the CPU twin's; every GPU total must be
+/// within its bound of the exact optimum.
+fn compare_with_twin(
+    problems: &[Problem],
+    gpu: &[trackcorr::gpu::assign::GpuAuctionSolution],
+) -> usize {
     let mut differ = 0;
-    for (k, (p, g)) in problems.iter().zip(&gpu).enumerate() {
+    for (k, (p, g)) in problems.iter().zip(gpu).enumerate() {
         let cpu = solve_auction(p, &cpu_options(g.epsilon)).unwrap();
         let exact = solve_exact(p).unwrap();
         let gap = g.solution.total - exact.total;
@@ -238,13 +278,7 @@ fn auction_matches_cpu_twin_on_random_gated_problems() {
             );
         }
     }
-    eprintln!(
-        "random batch: 500 problems in {seconds:.3} s on {}; {differ} differ from the CPU twin \
-         (near-ties within the bound)",
-        ctx.adapter.name
-    );
-    // Near-ties are rare with continuous costs; many would mean the kernel does not mirror.
-    assert!(differ <= 5, "{differ} of 500 differ from the CPU twin");
+    differ
 }
 
 /// More problems than one dimension of workgroups holds: the 2-D grid.
@@ -320,4 +354,73 @@ fn auction_reports_bad_problems() {
         other => panic!("expected Numeric, got {other:?}"),
     }
     assert!(kernel.solve_batch(&ctx, &[]).unwrap().is_empty());
+    assert!(matches!(
+        AuctionKernel::with_workgroup(&ctx, 3),
+        Err(Error::Config(_))
+    ));
+    let single = AuctionKernel::with_workgroup(&ctx, 1).unwrap();
+    let large = Problem {
+        rows: 200,
+        cols: 200,
+        cost: vec![1.0; 40_000],
+        miss: None,
+    };
+    match single.solve_batch(&ctx, &[large]) {
+        Err(Error::Config(m)) => assert!(m.contains("beyond the GPU auction's limits"), "{m}"),
+        other => panic!("expected Config, got {other:?}"),
+    }
+}
+
+/// Empty, one-sided, all-forbidden, tied, negative and wide-ranged problems, in one batch,
+/// against the exact solver.
+#[test]
+fn auction_handles_edge_cases() {
+    let Some(ctx) = gpu::test_context(&GpuOptions::default()) else {
+        return;
+    };
+    let inf = f64::INFINITY;
+    let p = |rows: usize, cols: usize, cost: Vec<f64>, miss: Option<f64>| Problem {
+        rows,
+        cols,
+        cost,
+        miss,
+    };
+    let problems = vec![
+        p(0, 0, vec![], None),
+        p(0, 3, vec![], Some(1.0)),
+        p(3, 0, vec![], Some(1.0)),
+        p(3, 0, vec![], None),
+        p(0, 2, vec![], None),
+        p(1, 1, vec![inf], Some(2.0)),
+        p(2, 2, vec![inf; 4], Some(0.5)),
+        p(3, 2, vec![1.0, 2.0, 3.0, 1.0, 0.5, 0.5], None),
+        p(2, 3, vec![1.0, inf, 3.0, inf, inf, 0.5], None),
+        p(4, 4, vec![1.0; 16], None),
+        p(4, 4, vec![1.0; 16], Some(1.0)),
+        p(2, 2, vec![-3.0, -1.0, -2.0, -5.0], Some(-1.5)),
+        p(
+            3,
+            3,
+            vec![1e6, 1.0, 2.0, 3.0, 1e6, 5.0, 0.0, 7.0, 1e6],
+            None,
+        ),
+        p(2, 2, vec![1e17, -1e17, 0.0, 1.0], None),
+    ];
+    for kernel in auction_kernels(&ctx) {
+        let gpu = kernel.solve_batch_detailed(&ctx, &problems).unwrap();
+        for (k, (p, g)) in problems.iter().zip(&gpu).enumerate() {
+            let exact = solve_exact(p).unwrap();
+            let gap = g.solution.total - exact.total;
+            assert!(
+                gap.abs() <= g.bound.max(1e-12 * exact.total.abs()),
+                "problem {k}: GPU {:?} ({}) exact {:?} ({}) bound {}",
+                g.solution.row_to_col,
+                g.solution.total,
+                exact.row_to_col,
+                exact.total,
+                g.bound
+            );
+            assert_eq!(g.solution.row_to_col.len(), p.rows);
+        }
+    }
 }

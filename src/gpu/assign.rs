@@ -40,22 +40,35 @@ pub const RELATIVE_BOUND: f32 = 1e-3;
 pub const MIN_RELATIVE_EPSILON: f32 = 1e-5;
 pub const SCALING: f32 = 4.0;
 
-/// Threads per problem; keep in sync with `AUCTION_WG` in shaders/assign.wgsl.
-pub const AUCTION_WG: u32 = 64;
+/// Threads per problem on CPU adapters (llvmpipe): one 8-lane SIMD vector, which is
+/// fastest there (every further vector of a workgroup costs a coroutine switch at each
+/// barrier). Measured on lavapipe, reference batch / 500 random problems / 20 000 tiny
+/// problems: 8 threads 0.6 / 0.7 / 1.2 s, 32 threads 1.4 / 3.0 / 4.8 s, 64 threads
+/// 2.2 / 7.5 / 9.7 s; one thread 0.9 s for the random batch.
+pub const CPU_WORKGROUP: u32 = 8;
 
-/// Largest problem: `rows × cols` costs and padded size n. One round must hold the
-/// problem's setup and any single bid within llvmpipe's 65 535 loop iterations.
-pub const MAX_COSTS: usize = 1 << 21;
-pub const MAX_PADDED: usize = 1 << 16;
+/// Threads per problem on GPUs: one warp (NVIDIA), one wave32 (AMD RDNA), a multiple of
+/// Apple's SIMD width. Barriers within one warp are cheap, and the pipeline's problems
+/// (up to about 30 candidates per bid) take one step of the scan. Not measured (no GPU
+/// at hand).
+pub const GPU_WORKGROUP: u32 = 32;
+
+/// Largest workgroup the kernel supports (`MAX_WG` in the WGSL).
+pub const MAX_WORKGROUP: u32 = 64;
 
 /// Default cap on bids per person of the padded problem (scipy's reference problems need
 /// at most ~80): beyond it the problem fails with [`Error::Numeric`] instead of running on.
 pub const DEFAULT_BIDS_PER_PERSON: u32 = 10_000;
 
-/// Default loop iterations per round: under llvmpipe's limit of 65 535, with room for the
-/// round's last action (at most `2 · MAX_PADDED / AUCTION_WG` iterations) and for error in
-/// the kernel's count (which runs up to 65 000 without tripping the limit).
+/// Loop iterations per round: under llvmpipe's limit of 65 535, with room for the round's
+/// last action (at most 2 · 1024 iterations, see [`AuctionKernel::max_padded`]) and for
+/// error in the kernel's count (which ran up to 65 000 without tripping the limit).
 pub const DEFAULT_WORK_PER_ROUND: u32 = 50_000;
+
+/// Loop iterations of a problem's setup (`rows × cols` costs over the workgroup) and of
+/// one bid (n candidates) are limited to these, so that one round always fits.
+const SETUP_ITERATIONS: u32 = 32_768;
+const BID_ITERATIONS: u32 = 1_024;
 
 /// Scratch words of a problem's saved state; keep in sync with `STATE_WORDS`.
 const STATE_WORDS: u32 = 12;
@@ -178,28 +191,22 @@ pub struct BatchLayout {
 
 impl BatchLayout {
     /// Appends a `rows × cols` problem (with `miss`, if any) after those already laid out.
-    /// Errors: a problem beyond [`MAX_COSTS`] or [`MAX_PADDED`], or a batch beyond 32-bit
-    /// indices ([`Error::Config`]).
+    /// Errors: a batch beyond 32-bit indices ([`Error::Config`]); see also
+    /// [`AuctionKernel::check_size`].
     pub fn push(&mut self, rows: usize, cols: usize, miss: Option<f32>) -> Result<()> {
-        let n = if miss.is_some() {
-            rows.saturating_add(cols)
-        } else {
-            rows.max(cols)
-        };
-        if rows.saturating_mul(cols) > MAX_COSTS || n > MAX_PADDED {
-            return Err(Error::Config(format!(
-                "a {rows} × {cols} assignment problem is beyond the GPU auction's limits \
-                 ({MAX_COSTS} costs, padded size {MAX_PADDED})"
-            )));
-        }
         let too_large = || {
             Error::Config(format!(
                 "assignment batch too large for the GPU's 32-bit indices (at a {rows} × {cols} \
                  problem)"
             ))
         };
-        // Both fit in u32 after the limits above.
-        let (r, c) = (rows as u32, cols as u32);
+        let r = u32::try_from(rows).map_err(|_| too_large())?;
+        let c = u32::try_from(cols).map_err(|_| too_large())?;
+        // The padded size and the scratch words must fit too.
+        r.checked_add(c)
+            .and_then(|n| n.checked_mul(3))
+            .and_then(|w| w.checked_add(STATE_WORDS))
+            .ok_or_else(too_large)?;
         let p = GpuProblem {
             rows: r,
             cols: c,
@@ -210,7 +217,10 @@ impl BatchLayout {
             miss: miss.unwrap_or(0.0),
             _pad: 0,
         };
-        self.costs = self.costs.checked_add(r * c).ok_or_else(too_large)?;
+        self.costs = r
+            .checked_mul(c)
+            .and_then(|k| k.checked_add(self.costs))
+            .ok_or_else(too_large)?;
         self.rows = self.rows.checked_add(r).ok_or_else(too_large)?;
         self.scratch = self
             .scratch
@@ -256,6 +266,7 @@ pub fn cpu_options(epsilon_final: f64) -> AuctionOptions {
 /// The compiled kernel.
 pub struct AuctionKernel {
     pipeline: wgpu::ComputePipeline,
+    workgroup: u32,
     /// See [`AuctionParams::bids_per_person`].
     pub bids_per_person: u32,
     /// See [`AuctionParams::work_per_round`]; above 65 535 breaks llvmpipe.
@@ -263,12 +274,73 @@ pub struct AuctionKernel {
 }
 
 impl AuctionKernel {
+    /// The kernel with the workgroup size for the adapter: [`CPU_WORKGROUP`] on a CPU
+    /// (llvmpipe), else [`GPU_WORKGROUP`].
     pub fn new(ctx: &GpuContext) -> Result<Self> {
+        let size = if ctx.adapter.device_type == format!("{:?}", wgpu::DeviceType::Cpu) {
+            CPU_WORKGROUP
+        } else {
+            GPU_WORKGROUP
+        };
+        Self::with_workgroup(ctx, size)
+    }
+
+    /// The kernel with `size` threads per problem: a power of two up to
+    /// [`MAX_WORKGROUP`].
+    pub fn with_workgroup(ctx: &GpuContext, size: u32) -> Result<Self> {
+        if !(size.is_power_of_two() && size <= MAX_WORKGROUP) {
+            return Err(Error::Config(format!(
+                "GPU auction workgroup size must be a power of two up to {MAX_WORKGROUP}, \
+                 got {size}"
+            )));
+        }
         Ok(AuctionKernel {
-            pipeline: ctx.pipeline("assign", include_str!("../../shaders/assign.wgsl"), "main")?,
+            pipeline: ctx.pipeline_with_constants(
+                "assign",
+                include_str!("../../shaders/assign.wgsl"),
+                "main",
+                &[("AUCTION_WG", f64::from(size))],
+            )?,
+            workgroup: size,
             bids_per_person: DEFAULT_BIDS_PER_PERSON,
             work_per_round: DEFAULT_WORK_PER_ROUND,
         })
+    }
+
+    /// Threads per problem.
+    pub fn workgroup(&self) -> u32 {
+        self.workgroup
+    }
+
+    /// Largest `rows × cols` a problem may have: its setup must fit one round.
+    pub fn max_costs(&self) -> usize {
+        (SETUP_ITERATIONS * self.workgroup) as usize
+    }
+
+    /// Largest padded size n (`rows + cols` with `miss`, else the larger): one bid must
+    /// fit one round.
+    pub fn max_padded(&self) -> usize {
+        (BID_ITERATIONS * self.workgroup) as usize
+    }
+
+    /// [`Error::Config`] for a problem beyond [`Self::max_costs`] or [`Self::max_padded`].
+    pub fn check_size(&self, rows: usize, cols: usize, has_miss: bool) -> Result<()> {
+        let n = if has_miss {
+            rows.saturating_add(cols)
+        } else {
+            rows.max(cols)
+        };
+        if rows.saturating_mul(cols) > self.max_costs() || n > self.max_padded() {
+            return Err(Error::Config(format!(
+                "a {rows} × {cols} assignment problem{} is beyond the GPU auction's limits \
+                 with {} threads per problem ({} costs, padded size {})",
+                if has_miss { " with miss" } else { "" },
+                self.workgroup,
+                self.max_costs(),
+                self.max_padded()
+            )));
+        }
+        Ok(())
     }
 
     /// The params of a batch of `problem_count` problems.
@@ -334,7 +406,9 @@ impl AuctionKernel {
         problems: &[Problem],
     ) -> Result<Vec<GpuAuctionSolution>> {
         for (k, problem) in problems.iter().enumerate() {
-            check_problem(problem).map_err(|e| in_problem(e, k))?;
+            check_problem(problem)
+                .and_then(|()| self.check_size(problem.rows, problem.cols, problem.miss.is_some()))
+                .map_err(|e| in_problem(e, k))?;
         }
         let mut out = Vec::with_capacity(problems.len());
         let mut start = 0;
