@@ -1,6 +1,6 @@
 //! `trackcorr demo`: the standard salvo end to end, with a table a newcomer can read.
 
-use crate::correlate::{self, Config};
+use crate::correlate::Config;
 use crate::error::Result;
 use crate::io::{self, csv::OutputDir};
 use crate::metrics::{self, Metrics, gospa::GospaParams};

@@ -143,10 +143,7 @@ pub fn correlate_files(
     let metrics_s = t_metrics.elapsed().as_secs_f64();
     let summary = Summary {
         trackcorr_version: env!("CARGO_PKG_VERSION"),
-        backend: Backend {
-            name: "cpu",
-            threads: rayon::current_num_threads(),
-        },
+        backend,
         inputs: inputs.clone(),
         parameters: *cfg,
         counts: Counts::of(&correlation, reports.reports.len()),

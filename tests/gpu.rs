@@ -7,6 +7,11 @@ use trackcorr::fuse::{self, FusionMethod};
 use trackcorr::gate::Gate;
 use trackcorr::geo;
 use trackcorr::gpu::associate::{AssociationKernels, FORBIDDEN};
+use std::time::Instant;
+use trackcorr::assign::problems::read_problems;
+use trackcorr::assign::{Problem, solve_auction, solve_exact};
+use trackcorr::error::Error;
+use trackcorr::gpu::assign::{AuctionKernel, GPU_WORKGROUP, cpu_options};
 use trackcorr::gpu::propagate::{PropagateJob, Propagator};
 use trackcorr::gpu::{self, GpuOptions, GpuTrack};
 use trackcorr::linalg::{Mat6, Vec6};
@@ -20,6 +25,7 @@ const KERNELS: &[(&str, &str, &str)] = &[
     ("gate", "", include_str!("../shaders/gate.wgsl")),
     ("merge", FUSION, include_str!("../shaders/merge.wgsl")),
     ("fuse", FUSION, include_str!("../shaders/fuse.wgsl")),
+    ("assign", "", include_str!("../shaders/assign.wgsl")),
 ];
 
 #[test]
@@ -250,6 +256,290 @@ fn fuse_matches_cpu_for_every_method() {
                 0.05,
                 1e-2,
             );
+        }
+    }
+
+/// The kernel as `AuctionKernel::new` makes it for this adapter and, if that differs, as a
+/// GPU would run it, so that both workgroup sizes are tested on llvmpipe.
+fn auction_kernels(ctx: &gpu::GpuContext) -> Vec<AuctionKernel> {
+    let default = AuctionKernel::new(ctx).unwrap();
+    let mut kernels = vec![];
+    if default.workgroup() != GPU_WORKGROUP {
+        kernels.push(AuctionKernel::with_workgroup(ctx, GPU_WORKGROUP).unwrap());
+    }
+    kernels.insert(0, default);
+    kernels
+}
+
+/// scipy's reference problems, all in one batch: within the stated bound of the optimum,
+/// with scipy's assigned count.
+#[test]
+fn auction_matches_scipy_on_reference_problems() {
+    let Some(ctx) = gpu::test_context(&GpuOptions::default()) else {
+        return;
+    };
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/lap_scipy.txt");
+    let named = read_problems(&path).unwrap();
+    let problems: Vec<Problem> = named.iter().map(|n| n.problem.clone()).collect();
+    for kernel in auction_kernels(&ctx) {
+        let started = Instant::now();
+        let solutions = kernel.solve_batch_detailed(&ctx, &problems).unwrap();
+        eprintln!(
+            "reference batch: {} problems in {:.3} s on {}, {} threads per problem",
+            problems.len(),
+            started.elapsed().as_secs_f64(),
+            ctx.adapter.name,
+            kernel.workgroup()
+        );
+        check_reference(&named, &solutions);
+    }
+}
+
+fn check_reference(
+    named: &[trackcorr::assign::problems::NamedProblem],
+    solutions: &[trackcorr::gpu::assign::GpuAuctionSolution],
+) {
+    for (n, s) in named.iter().zip(solutions) {
+        let gap = s.solution.total - n.optimum;
+        eprintln!(
+            "{:14} gap {gap:10.3e} bound {:10.3e} bids {:6} phases {}",
+            n.name, s.bound, s.bids, s.phases
+        );
+        // The f64 sums of two optimal assignments may differ by rounding.
+        let rounding = 1e-12 * n.optimum.abs().max(1.0);
+        assert!(
+            gap >= -rounding && gap <= s.bound + rounding,
+            "{}: GPU total {} vs scipy {} (bound {})",
+            n.name,
+            s.solution.total,
+            n.optimum,
+            s.bound
+        );
+        assert_eq!(s.solution.assigned(), n.assigned, "{}", n.name);
+    }
+}
+
+/// A gated problem with `miss`: costs in [0, 1] (f32 values, so that the CPU twin sees the
+/// kernel's costs), ~30 % forbidden.
+fn random_gated(rng: &mut ChaCha8Rng, max_rows: usize, max_cols: usize) -> Problem {
+    let rows = rng.random_range(1..=max_rows);
+    let cols = rng.random_range(1..=max_cols);
+    let cost = (0..rows * cols)
+        .map(|_| {
+            if rng.random_bool(0.3) {
+                f64::INFINITY
+            } else {
+                f64::from(rng.random::<f32>())
+            }
+        })
+        .collect();
+    Problem {
+        rows,
+        cols,
+        cost,
+        miss: Some(1.0),
+    }
+}
+
+/// 500 random gated problems in one batch against the CPU twin under the kernel's ε
+/// schedule: the same assignment, except where f32 and f64 rounding resolve a near-tie
+/// differently, which must then be within the bound of the exact optimum (counted).
+#[test]
+fn auction_matches_cpu_twin_on_random_gated_problems() {
+    let Some(ctx) = gpu::test_context(&GpuOptions::default()) else {
+        return;
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let problems: Vec<Problem> = (0..500).map(|_| random_gated(&mut rng, 30, 30)).collect();
+    for kernel in auction_kernels(&ctx) {
+        let started = Instant::now();
+        let gpu = kernel.solve_batch_detailed(&ctx, &problems).unwrap();
+        let seconds = started.elapsed().as_secs_f64();
+        let differ = compare_with_twin(&problems, &gpu);
+        eprintln!(
+            "random batch: 500 problems in {seconds:.3} s on {}, {} threads per problem; \
+             {differ} differ from the CPU twin (near-ties within the bound)",
+            ctx.adapter.name,
+            kernel.workgroup()
+        );
+        // Near-ties are rare with continuous costs; many would mean the kernel does not
+        // mirror the twin.
+        assert!(differ <= 5, "{differ} of 500 differ from the CPU twin");
+    }
+}
+
+/// Problems whose GPU assignment differs from the CPU twin's; every GPU total must be
+/// within its bound of the exact optimum.
+fn compare_with_twin(
+    problems: &[Problem],
+    gpu: &[trackcorr::gpu::assign::GpuAuctionSolution],
+) -> usize {
+    let mut differ = 0;
+    for (k, (p, g)) in problems.iter().zip(gpu).enumerate() {
+        let cpu = solve_auction(p, &cpu_options(g.epsilon)).unwrap();
+        let exact = solve_exact(p).unwrap();
+        let gap = g.solution.total - exact.total;
+        assert!(
+            gap >= -1e-12 && gap <= g.bound,
+            "problem {k}: GPU {} exact {} bound {}",
+            g.solution.total,
+            exact.total,
+            g.bound
+        );
+        if cpu.solution.row_to_col != g.solution.row_to_col {
+            differ += 1;
+            let cpu_gap = cpu.solution.total - exact.total;
+            eprintln!(
+                "problem {k} ({} × {}): GPU and CPU twin differ; gaps to the optimum {gap:.3e} \
+                 and {cpu_gap:.3e}, bound {:.3e}",
+                p.rows, p.cols, g.bound
+            );
+        }
+    }
+    differ
+}
+
+/// More problems than one dimension of workgroups holds: the 2-D grid.
+#[test]
+fn auction_runs_more_problems_than_one_grid_dimension() {
+    let Some(ctx) = gpu::test_context(&GpuOptions::default()) else {
+        return;
+    };
+    let count = ctx.limits.max_compute_workgroups_per_dimension as usize + 4465;
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let problems: Vec<Problem> = (0..count)
+        .map(|k| {
+            let mut p = random_gated(&mut rng, 3, 3);
+            if k % 2 == 1 {
+                // Without `miss`, and without forbidden pairs so that all are feasible.
+                p.cost.iter_mut().for_each(|c| *c = c.min(2.0));
+                p.miss = None;
+            }
+            p
+        })
+        .collect();
+    let kernel = AuctionKernel::new(&ctx).unwrap();
+    let started = Instant::now();
+    let gpu = kernel.solve_batch_detailed(&ctx, &problems).unwrap();
+    eprintln!(
+        "{count} tiny problems in {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
+    for (k, (p, g)) in problems.iter().zip(&gpu).enumerate() {
+        let exact = solve_exact(p).unwrap();
+        let gap = g.solution.total - exact.total;
+        assert!(
+            gap >= -1e-12 && gap <= g.bound,
+            "problem {k}: GPU {} exact {}",
+            g.solution.total,
+            exact.total
+        );
+    }
+}
+
+/// Infeasible problems are caught on the host, huge costs and runaway auctions are errors.
+#[test]
+fn auction_reports_bad_problems() {
+    let Some(ctx) = gpu::test_context(&GpuOptions::default()) else {
+        return;
+    };
+    let mut kernel = AuctionKernel::new(&ctx).unwrap();
+    let fine = Problem {
+        rows: 2,
+        cols: 2,
+        cost: vec![1.0, 2.0, 2.0, 1.0],
+        miss: None,
+    };
+    let infeasible = Problem {
+        cost: vec![1.0, f64::INFINITY, 2.0, f64::INFINITY],
+        ..fine.clone()
+    };
+    let huge = Problem {
+        cost: vec![1.0, 2.0, 1e20, 1.0],
+        ..fine.clone()
+    };
+    match kernel.solve_batch(&ctx, &[fine.clone(), infeasible]) {
+        Err(Error::Infeasible(m)) => assert!(m.contains("problem 1"), "{m}"),
+        other => panic!("expected Infeasible, got {other:?}"),
+    }
+    assert!(matches!(
+        kernel.solve_batch(&ctx, &[huge]),
+        Err(Error::Numeric(_))
+    ));
+    kernel.bids_per_person = 1;
+    match kernel.solve_batch(&ctx, &[fine.clone(), fine]) {
+        Err(Error::Numeric(m)) => assert!(m.contains("problem 0"), "{m}"),
+        other => panic!("expected Numeric, got {other:?}"),
+    }
+    assert!(kernel.solve_batch(&ctx, &[]).unwrap().is_empty());
+    assert!(matches!(
+        AuctionKernel::with_workgroup(&ctx, 3),
+        Err(Error::Config(_))
+    ));
+    let single = AuctionKernel::with_workgroup(&ctx, 1).unwrap();
+    let large = Problem {
+        rows: 200,
+        cols: 200,
+        cost: vec![1.0; 40_000],
+        miss: None,
+    };
+    match single.solve_batch(&ctx, &[large]) {
+        Err(Error::Config(m)) => assert!(m.contains("beyond the GPU auction's limits"), "{m}"),
+        other => panic!("expected Config, got {other:?}"),
+    }
+}
+
+/// Empty, one-sided, all-forbidden, tied, negative and wide-ranged problems, in one batch,
+/// against the exact solver.
+#[test]
+fn auction_handles_edge_cases() {
+    let Some(ctx) = gpu::test_context(&GpuOptions::default()) else {
+        return;
+    };
+    let inf = f64::INFINITY;
+    let p = |rows: usize, cols: usize, cost: Vec<f64>, miss: Option<f64>| Problem {
+        rows,
+        cols,
+        cost,
+        miss,
+    };
+    let problems = vec![
+        p(0, 0, vec![], None),
+        p(0, 3, vec![], Some(1.0)),
+        p(3, 0, vec![], Some(1.0)),
+        p(3, 0, vec![], None),
+        p(0, 2, vec![], None),
+        p(1, 1, vec![inf], Some(2.0)),
+        p(2, 2, vec![inf; 4], Some(0.5)),
+        p(3, 2, vec![1.0, 2.0, 3.0, 1.0, 0.5, 0.5], None),
+        p(2, 3, vec![1.0, inf, 3.0, inf, inf, 0.5], None),
+        p(4, 4, vec![1.0; 16], None),
+        p(4, 4, vec![1.0; 16], Some(1.0)),
+        p(2, 2, vec![-3.0, -1.0, -2.0, -5.0], Some(-1.5)),
+        p(
+            3,
+            3,
+            vec![1e6, 1.0, 2.0, 3.0, 1e6, 5.0, 0.0, 7.0, 1e6],
+            None,
+        ),
+        p(2, 2, vec![1e17, -1e17, 0.0, 1.0], None),
+    ];
+    for kernel in auction_kernels(&ctx) {
+        let gpu = kernel.solve_batch_detailed(&ctx, &problems).unwrap();
+        for (k, (p, g)) in problems.iter().zip(&gpu).enumerate() {
+            let exact = solve_exact(p).unwrap();
+            let gap = g.solution.total - exact.total;
+            assert!(
+                gap.abs() <= g.bound.max(1e-12 * exact.total.abs()),
+                "problem {k}: GPU {:?} ({}) exact {:?} ({}) bound {}",
+                g.solution.row_to_col,
+                g.solution.total,
+                exact.row_to_col,
+                exact.total,
+                g.bound
+            );
+            assert_eq!(g.solution.row_to_col.len(), p.rows);
         }
     }
 }

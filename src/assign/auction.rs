@@ -140,19 +140,7 @@ pub fn solve_auction(problem: &Problem, opts: &AuctionOptions) -> Result<Auction
             )));
         }
     }
-    // The auction would bid forever on an infeasible problem; only forbidden pairs without
-    // `miss` can make one.
-    if problem.miss.is_none() && problem.cost.iter().any(|c| c.is_infinite()) {
-        let needed = problem.rows.min(problem.cols);
-        let found = max_matching(problem);
-        if found < needed {
-            return Err(Error::Infeasible(format!(
-                "the allowed pairs of the {} × {} cost matrix admit at most {found} of the \
-                 {needed} required pairs",
-                problem.rows, problem.cols
-            )));
-        }
-    }
+    check_feasible(problem)?;
 
     let square = pad(problem);
     let n = square.n;
@@ -216,6 +204,24 @@ pub fn solve_auction(problem: &Problem, opts: &AuctionOptions) -> Result<Auction
         iterations,
         phases,
     })
+}
+
+/// [`Error::Infeasible`] when the forbidden pairs leave no complete assignment, on which
+/// the auction would bid forever; only forbidden pairs without `miss` can make one. Also
+/// run by the GPU host before upload.
+pub fn check_feasible(problem: &Problem) -> Result<()> {
+    if problem.miss.is_none() && problem.cost.iter().any(|c| c.is_infinite()) {
+        let needed = problem.rows.min(problem.cols);
+        let found = max_matching(problem);
+        if found < needed {
+            return Err(Error::Infeasible(format!(
+                "the allowed pairs of the {} × {} cost matrix admit at most {found} of the \
+                 {needed} required pairs",
+                problem.rows, problem.cols
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// One ε-phase: starts with nobody assigned (keeping the prices) and auctions until every

@@ -180,6 +180,17 @@ impl GpuContext {
         source: &str,
         entry: &str,
     ) -> Result<wgpu::ComputePipeline> {
+        self.pipeline_with_constants(label, source, entry, &[])
+    }
+
+    /// [`Self::pipeline`] with values for the kernel's `override` constants.
+    pub fn pipeline_with_constants(
+        &self,
+        label: &str,
+        source: &str,
+        entry: &str,
+        constants: &[(&str, f64)],
+    ) -> Result<wgpu::ComputePipeline> {
         let code = format!("{COMMON_WGSL}\n{source}");
         self.scoped(&format!("compiling {label}"), || {
             let module = self
@@ -194,7 +205,10 @@ impl GpuContext {
                     layout: None,
                     module: &module,
                     entry_point: Some(entry),
-                    compilation_options: Default::default(),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants,
+                        ..Default::default()
+                    },
                     cache: None,
                 })
         })
