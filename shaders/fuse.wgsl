@@ -1,5 +1,6 @@
-// Fuses the live members of each system track, pairwise in order; one thread per system
-// track. CPU twin: `fuse::fuse_all` (src/fuse.rs). Host: src/gpu/associate.rs.
+// Fuses the live members of each system track, pairwise in order, one member per
+// dispatch (so that no invocation runs into llvmpipe's cap of 65 535 loop iterations).
+// CPU twin: `fuse::fuse_all` (src/fuse.rs). Host: src/gpu/associate.rs.
 
 // Keep in sync with `FuseParams` in src/gpu/associate.rs.
 struct Params {
@@ -7,7 +8,8 @@ struct Params {
     // 0: covariance intersection, 1: independent, 2: Bar-Shalom–Campo.
     method: u32,
     rho: f32,
-    _pad: u32,
+    // fuse: which member this dispatch fuses in.
+    step: u32,
 }
 
 // Keep in sync with `GpuGroup`.
@@ -22,6 +24,8 @@ struct Group {
 @group(0) @binding(3) var<storage, read> tracks: array<Track>;
 @group(0) @binding(4) var<storage, read_write> fused: array<Track>;
 
+// Step 0 copies each group's first member; step m fuses member m into the groups that have
+// one. One fusion per thread and dispatch: the host dispatches the steps in order.
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
@@ -30,9 +34,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         return;
     }
     let g = groups[gi];
-    var acc = tracks[members[g.member_start]];
-    for (var m = 1u; m < g.members; m++) {
-        acc = fuse_pair(acc, tracks[members[g.member_start + m]], params.method, params.rho);
+    let step = params.step;
+    if (step == 0u) {
+        fused[gi] = tracks[members[g.member_start]];
+    } else if (step < g.members) {
+        fused[gi] = fuse_pair(fused[gi], tracks[members[g.member_start + step]], params.method, params.rho);
     }
-    fused[gi] = acc;
 }

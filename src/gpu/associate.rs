@@ -45,7 +45,8 @@ pub struct FuseParams {
     pub count: u32,
     pub method: u32,
     pub rho: f32,
-    pub _pad: u32,
+    /// `fuse`: the member this dispatch fuses in (0: copy the first).
+    pub step: u32,
 }
 
 impl FuseParams {
@@ -58,7 +59,7 @@ impl FuseParams {
                 FusionMethod::BarShalomCampo => 2,
             },
             rho: rho as f32,
-            _pad: 0,
+            step: 0,
         }
     }
 }
@@ -117,28 +118,37 @@ impl AssociationKernels {
     }
 
     /// Merge: bindings params, problems, tracks, track_dim, assignment, clusters,
-    /// cluster_dim, counts, cluster_of; one thread per problem.
+    /// cluster_dim, counts, cluster_of, rows ((problem, row) per thread); one thread per row.
     pub fn record_merge(
         &self,
         ctx: &GpuContext,
         encoder: &mut wgpu::CommandEncoder,
-        buffers: [&wgpu::Buffer; 9],
-        problems: u32,
+        buffers: [&wgpu::Buffer; 10],
+        rows: u32,
     ) {
         let bind = ctx.bind(&self.merge, &buffers);
-        dispatch(ctx, encoder, &self.merge, &bind, problems);
+        dispatch(ctx, encoder, &self.merge, &bind, rows);
     }
 
-    /// Fuse: bindings params, groups, members, tracks, fused; one thread per group.
+    /// Fuse: the groups' members, one per dispatch (`max_members` dispatches). Bindings
+    /// groups, members, tracks, fused; each step's params are made here and returned, to
+    /// be kept until the submission.
     pub fn record_fuse(
         &self,
         ctx: &GpuContext,
         encoder: &mut wgpu::CommandEncoder,
-        buffers: [&wgpu::Buffer; 5],
-        groups: u32,
-    ) {
-        let bind = ctx.bind(&self.fuse, &buffers);
-        dispatch(ctx, encoder, &self.fuse, &bind, groups);
+        params: FuseParams,
+        buffers: [&wgpu::Buffer; 4],
+        max_members: u32,
+    ) -> Result<Vec<wgpu::Buffer>> {
+        let mut held = Vec::with_capacity(max_members as usize);
+        for step in 0..max_members {
+            let p = ctx.uniform("fuse params", bytemuck::bytes_of(&FuseParams { step, ..params }))?;
+            let bind = ctx.bind(&self.fuse, &[&p, buffers[0], buffers[1], buffers[2], buffers[3]]);
+            dispatch(ctx, encoder, &self.fuse, &bind, params.count);
+            held.push(p);
+        }
+        Ok(held)
     }
 
     /// Gating costs of `rows` against `clusters`, as one problem (for tests and `verify`):
@@ -209,7 +219,7 @@ impl AssociationKernels {
             members.extend_from_slice(g);
         }
         let params = FuseParams::new(groups.len() as u32, method, rho);
-        let p = ctx.uniform("fuse params", bytemuck::bytes_of(&params))?;
+        let max_members = groups.iter().map(Vec::len).max().unwrap_or(0) as u32;
         let h = ctx.storage("groups", bytemuck::cast_slice(&headers))?;
         let m = ctx.storage("members", bytemuck::cast_slice(&members))?;
         let t = ctx.storage("tracks", bytemuck::cast_slice(tracks))?;
@@ -218,13 +228,9 @@ impl AssociationKernels {
             (groups.len() * size_of::<super::GpuTrack>()) as u64,
         )?;
         let mut encoder = ctx.encoder();
-        self.record_fuse(
-            ctx,
-            &mut encoder,
-            [&p, &h, &m, &t, &out],
-            groups.len() as u32,
-        );
+        let held = self.record_fuse(ctx, &mut encoder, params, [&h, &m, &t, &out], max_members)?;
         let bytes = ctx.submit_and_read(encoder, &[&out])?;
+        drop(held);
         let mut v: Vec<super::GpuTrack> = cast_vec(&bytes[0]);
         v.truncate(groups.len());
         Ok(v)

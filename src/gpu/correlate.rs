@@ -29,7 +29,7 @@ pub struct GpuBackend {
 
 /// Auction rounds recorded per stage: one finishes the association's small problems; the
 /// second is a margin, a no-op for finished problems.
-const AUCTION_ROUNDS: usize = 2;
+const AUCTION_ROUNDS: usize = 1;
 
 /// What one chunk's association left on the GPU, for `verify`.
 #[derive(Clone, Debug, Default)]
@@ -38,6 +38,9 @@ pub struct ChunkTrace {
     pub propagated: Vec<(crate::linalg::Vec6, crate::linalg::Mat6)>,
     /// Per-epoch cluster of each job.
     pub clusters: Vec<u32>,
+    /// The auction's column for each job (-1: none), and the gating costs.
+    pub assignment: Vec<i32>,
+    pub costs: Vec<f32>,
 }
 
 /// One epoch of a chunk: replay index in the chunk, time, first job, number of jobs.
@@ -275,20 +278,29 @@ impl GpuBackend {
                 keep_alive.push(vec![b_aparams, b_aproblems, b_scratch]);
                 keep_alive.push(vec![b_gparams, b_gproblems]);
             }
-            let mp = FuseParams { count: problems.len() as u32, ..fp };
+            // One merge thread per row: (problem, row) pairs.
+            let rows: Vec<[u32; 2]> = problems
+                .iter()
+                .enumerate()
+                .flat_map(|(k, p)| (0..p.rows).map(move |i| [k as u32, i]))
+                .collect();
+            let mp = FuseParams { count: rows.len() as u32, ..fp };
             let b_mparams = ctx.uniform("merge params", bytemuck::bytes_of(&mp))?;
+            let b_rows = ctx.storage("merge rows", bytemuck::cast_slice(&rows))?;
             self.kernels.record_merge(
                 ctx,
                 &mut encoder,
-                [&b_mparams, &b_problems, &b_tracks, &b_dims, &b_assign, &b_clusters, &b_cdims, &b_counts, &b_cluster_of],
-                problems.len() as u32,
+                [&b_mparams, &b_problems, &b_tracks, &b_dims, &b_assign, &b_clusters, &b_cdims, &b_counts, &b_cluster_of, &b_rows],
+                rows.len() as u32,
             );
-            keep_alive.push(vec![b_problems, b_mparams]);
+            keep_alive.push(vec![b_problems, b_mparams, b_rows]);
         }
         // The propagated tracks only when tracing (verify): they are the largest buffer.
         let mut read: Vec<&wgpu::Buffer> = vec![&b_cluster_of];
         if trace.is_some() {
             read.push(&b_tracks);
+            read.push(&b_assign);
+            read.push(&b_costs);
         }
         let first_outcome = read.len();
         read.extend(outcome_buffers.iter().map(|(b, _)| b));
@@ -307,6 +319,8 @@ impl GpuBackend {
             trace.push(ChunkTrace {
                 propagated: tracks.iter().take(n_jobs).map(|t| t.to_f64(&origin)).collect(),
                 clusters: cluster_of.clone(),
+                assignment: cast_vec(&bytes[2]),
+                costs: cast_vec(&bytes[3]),
             });
         }
         times.associate += t0.elapsed().as_secs_f64();
@@ -350,13 +364,14 @@ impl GpuBackend {
             }
         }
         let fp = FuseParams { count: headers.len() as u32, ..fp };
-        let b_fparams = ctx.uniform("fuse params", bytemuck::bytes_of(&fp))?;
+        let max_members = headers.iter().map(|h| h.members).max().unwrap_or(0);
         let b_groups = ctx.storage("groups", bytemuck::cast_slice(&headers))?;
         let b_members = ctx.storage("members", bytemuck::cast_slice(&members))?;
         let b_fused = ctx.storage_empty("fused", (headers.len() * size_of::<GpuTrack>()) as u64)?;
         let mut encoder = ctx.encoder();
-        self.kernels.record_fuse(ctx, &mut encoder, [&b_fparams, &b_groups, &b_members, &b_tracks, &b_fused], headers.len() as u32);
+        let held = self.kernels.record_fuse(ctx, &mut encoder, fp, [&b_groups, &b_members, &b_tracks, &b_fused], max_members)?;
         let bytes = ctx.submit_and_read(encoder, &[&b_fused])?;
+        drop(held);
         let fused: Vec<GpuTrack> = cast_vec(&bytes[0]);
         times.fuse += t0.elapsed().as_secs_f64();
 
