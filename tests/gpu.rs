@@ -3,15 +3,15 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use trackcorr::fuse::{self, FusionMethod};
-use trackcorr::gate::Gate;
-use trackcorr::geo;
-use trackcorr::gpu::associate::{AssociationKernels, FORBIDDEN};
 use std::time::Instant;
 use trackcorr::assign::problems::read_problems;
 use trackcorr::assign::{Problem, solve_auction, solve_exact};
 use trackcorr::error::Error;
+use trackcorr::fuse::{self, FusionMethod};
+use trackcorr::gate::Gate;
+use trackcorr::geo;
 use trackcorr::gpu::assign::{AuctionKernel, GPU_WORKGROUP, cpu_options};
+use trackcorr::gpu::associate::{AssociationKernels, FORBIDDEN};
 use trackcorr::gpu::propagate::{PropagateJob, Propagator};
 use trackcorr::gpu::{self, GpuOptions, GpuTrack};
 use trackcorr::linalg::{Mat6, Vec6};
@@ -258,6 +258,7 @@ fn fuse_matches_cpu_for_every_method() {
             );
         }
     }
+}
 
 /// The kernel as `AuctionKernel::new` makes it for this adapter and, if that differs, as a
 /// GPU would run it, so that both workgroup sizes are tested on llvmpipe.
