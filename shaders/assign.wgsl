@@ -21,8 +21,8 @@ const FORBIDDEN: f32 = 1e30;
 // "No value" for best/second-best: finite, as WGSL may assume there are no infinities.
 const NO_VALUE: f32 = 3e38;
 const NONE: u32 = 0xffffffffu;
-// Threads per problem, set by the host (src/gpu/assign.rs, `workgroup_size`): a power of
-// two up to MAX_WG.
+// Threads per problem, set by the host (`AuctionKernel::with_workgroup` in
+// src/gpu/assign.rs): a power of two up to MAX_WG.
 override AUCTION_WG: u32 = 32u;
 const MAX_WG: u32 = 64u;
 

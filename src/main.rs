@@ -71,7 +71,6 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchCommand {
-    /// Solve the assignment problems of a file; print `NAME TOTAL ASSIGNED SECONDS`.
     /// Time the pipeline per stage on the CPU and the GPU for a generated batch; print a
     /// table (stage, backend, time, throughput, GPU speed-up) and write it as JSON.
     Pipeline {
@@ -91,6 +90,11 @@ enum BenchCommand {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Solve the assignment problems of a file; print `NAME TOTAL ASSIGNED SECONDS`.
+    ///
+    /// With `--backend gpu` (auction only) all problems are solved in one batch, and
+    /// SECONDS is the batch's wall time divided among the problems in proportion to their
+    /// size (rows × cols).
     Assign {
         #[arg(long)]
         problems: PathBuf,
@@ -105,6 +109,8 @@ enum BenchCommand {
 enum Backend {
     /// Plain Rust, multi-threaded, f64.
     Cpu,
+    /// wgpu compute shaders, f32: the auction only, all problems in one batch.
+    Gpu,
 }
 
 #[derive(Args)]
@@ -299,11 +305,15 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 BenchCommand::Assign {
                     problems,
                     solver,
-                    backend: Backend::Cpu,
+                    backend,
                 },
         } => {
             let problems = trackcorr::assign::problems::read_problems(&problems)?;
-            for line in trackcorr::assign::problems::run_bench(&problems, solver)? {
+            let lines = match backend {
+                Backend::Cpu => trackcorr::assign::problems::run_bench(&problems, solver)?,
+                Backend::Gpu => trackcorr::gpu::assign::run_bench(&problems, solver)?,
+            };
+            for line in lines {
                 println!("{line}");
             }
         }

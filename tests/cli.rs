@@ -607,6 +607,20 @@ fn bench_assign() {
             "unexpected end of file: problem square needs 2 cost lines, found 1",
         ),
     ];
+    // The GPU runs only the auction; this is refused before any adapter is looked for.
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "bench".as_ref(),
+        "assign".as_ref(),
+        "--problems".as_ref(),
+        problems.as_os_str(),
+        "--backend".as_ref(),
+        "gpu".as_ref(),
+    ];
+    let stderr = assert_clean_failure(&trackcorr(&args));
+    assert!(stderr.contains("use --solver auction"), "{stderr}");
+    args.extend::<[&std::ffi::OsStr; 2]>(["--solver".as_ref(), "exact".as_ref()]);
+    let stderr = assert_clean_failure(&trackcorr(&args));
+    assert!(stderr.contains("use --solver auction"), "{stderr}");
     let bad = dir.join("bad.txt");
     for (text, line, column, phrase) in malformed {
         std::fs::write(&bad, text).unwrap();

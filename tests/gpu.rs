@@ -3,15 +3,15 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use trackcorr::fuse::{self, FusionMethod};
-use trackcorr::gate::Gate;
-use trackcorr::geo;
-use trackcorr::gpu::associate::{AssociationKernels, FORBIDDEN};
 use std::time::Instant;
 use trackcorr::assign::problems::read_problems;
 use trackcorr::assign::{Problem, solve_auction, solve_exact};
 use trackcorr::error::Error;
+use trackcorr::fuse::{self, FusionMethod};
+use trackcorr::gate::Gate;
+use trackcorr::geo;
 use trackcorr::gpu::assign::{AuctionKernel, GPU_WORKGROUP, cpu_options};
+use trackcorr::gpu::associate::{AssociationKernels, FORBIDDEN};
 use trackcorr::gpu::propagate::{PropagateJob, Propagator};
 use trackcorr::gpu::{self, GpuOptions, GpuTrack};
 use trackcorr::linalg::{Mat6, Vec6};
@@ -258,6 +258,7 @@ fn fuse_matches_cpu_for_every_method() {
             );
         }
     }
+}
 
 /// The kernel as `AuctionKernel::new` makes it for this adapter and, if that differs, as a
 /// GPU would run it, so that both workgroup sizes are tested on llvmpipe.
@@ -542,4 +543,54 @@ fn auction_handles_edge_cases() {
             assert_eq!(g.solution.row_to_col.len(), p.rows);
         }
     }
+}
+
+/// `trackcorr bench assign --backend gpu`: one line per problem, the auction's results.
+#[test]
+fn bench_assign_on_the_gpu() {
+    if gpu::test_context(&GpuOptions::default()).is_none() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("trackcorr-gpu-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let problems = dir.join("problems.txt");
+    std::fs::write(
+        &problems,
+        "problem square rows 2 cols 2 miss none optimum 3 assigned 2\n\
+         1 2\n\
+         3 2\n\
+         \n\
+         problem gated rows 3 cols 2 miss 10 optimum 14.5 assigned 2\n\
+         1 inf\n\
+         inf inf\n\
+         2 3.5\n",
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_trackcorr"))
+        .args(["bench", "assign", "--solver", "auction", "--backend", "gpu"])
+        .arg("--problems")
+        .arg(&problems)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<Vec<&str>> = stdout.lines().map(|l| l.split(' ').collect()).collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    for (fields, (name, total, assigned)) in lines
+        .iter()
+        .zip([("square", 3.0, "2"), ("gated", 14.5, "2")])
+    {
+        assert_eq!(fields.len(), 4, "{stdout}");
+        assert_eq!(fields[0], name);
+        // Within the bound 2·n·ε (here below 0.2) of the optimum.
+        let gap = fields[1].parse::<f64>().unwrap() - total;
+        assert!((0.0..0.2).contains(&gap), "{stdout}");
+        assert_eq!(fields[2], assigned);
+        assert!(fields[3].parse::<f64>().unwrap() >= 0.0);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

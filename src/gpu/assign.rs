@@ -16,15 +16,18 @@
 //! `ε_final = max(RELATIVE_BOUND / n, MIN_RELATIVE_EPSILON) × s`, n being the size of the
 //! padded square problem (`rows + cols` with `miss`, else `max(rows, cols)`). The
 //! auction's ε-complementary slackness puts the total within `n·ε_final` of the optimum;
-//! f32 rounds each price update by about one ulp of the prices (the kernel keeps them
-//! below `50 s`, so under 6e-6 s, less than ε_final) and each cost by at most 6e-8 s, so
-//! the bound we state is twice the auction's: `bound = 2·n·ε_final`, in the costs' own
+//! f32 rounds each price update by at most about 1.5 ulps of the prices (the kernel keeps
+//! them below `50 s`, so under 9e-6 s, less than ε_final) and each cost by at most 6e-8 s,
+//! so the bound we state is twice the auction's: `bound = 2·n·ε_final`, in the costs' own
 //! units ([`GpuAuctionSolution::bound`]). For the pipeline's normalised costs (s = 1) and
 //! n ≤ 100 that is 2e-3; for scipy's 500 × 500 reference problem (s = 100) it is 1.0.
 
+use std::time::Instant;
+
 use super::{GpuContext, cast_vec};
 use crate::assign::auction::check_feasible;
-use crate::assign::{AuctionOptions, Problem, Solution};
+use crate::assign::problems::{BenchLine, NamedProblem};
+use crate::assign::{AuctionOptions, Problem, Solution, Solver};
 use crate::error::{Error, Result};
 
 /// Costs at or above this are forbidden pairs (WGSL may assume there are no infinities).
@@ -566,4 +569,35 @@ fn decode(problem: &Problem, cols: &[i32], what: &str) -> Result<Vec<Option<usiz
         )));
     }
     Ok(row_to_col)
+}
+
+/// `trackcorr bench assign --backend gpu`: solves all `problems` in one batch with the
+/// auction and shares the batch's wall time (upload, rounds, read-back; not the adapter's
+/// start or the kernel's compilation) among them in proportion to `rows × cols`.
+/// [`Error::Config`] for the exact solver, which has no GPU version.
+pub fn run_bench(problems: &[NamedProblem], solver: Solver) -> Result<Vec<BenchLine>> {
+    if solver != Solver::Auction {
+        return Err(Error::Config(format!(
+            "the GPU backend runs the auction; use --solver auction (not {solver})"
+        )));
+    }
+    let ctx = GpuContext::new(&super::GpuOptions::default())?;
+    let kernel = AuctionKernel::new(&ctx)?;
+    let batch: Vec<Problem> = problems.iter().map(|n| n.problem.clone()).collect();
+    let started = Instant::now();
+    let solutions = kernel.solve_batch(&ctx, &batch)?;
+    let seconds = started.elapsed().as_secs_f64();
+    // Every problem gets a share, even an empty one.
+    let size = |p: &Problem| (p.rows * p.cols).max(1) as f64;
+    let total: f64 = batch.iter().map(size).sum();
+    Ok(problems
+        .iter()
+        .zip(solutions)
+        .map(|(named, solution)| BenchLine {
+            name: named.name.clone(),
+            total: solution.total,
+            assigned: solution.assigned(),
+            seconds: seconds * size(&named.problem) / total,
+        })
+        .collect())
 }
