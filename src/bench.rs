@@ -46,7 +46,10 @@ fn counts(corr: &Correlation) -> (u64, u64, u64, usize) {
             let mut k = 0;
             while k < e.live.len() {
                 let s = r.local[e.live[k].track as usize].sensor;
-                let n = e.live[k..].iter().take_while(|l| r.local[l.track as usize].sensor == s).count() as u64;
+                let n = e.live[k..]
+                    .iter()
+                    .take_while(|l| r.local[l.track as usize].sensor == s)
+                    .count() as u64;
                 pairs += n * before;
                 before += n;
                 k += n as usize;
@@ -56,24 +59,44 @@ fn counts(corr: &Correlation) -> (u64, u64, u64, usize) {
     (props, pairs, fused, epochs)
 }
 
-fn rows_of(name: &str, t: &StageTimes, total: f64, c: (u64, u64, u64, usize), fused_propagate: bool) -> Vec<Row> {
+fn rows_of(
+    name: &str,
+    t: &StageTimes,
+    total: f64,
+    c: (u64, u64, u64, usize),
+    fused_propagate: bool,
+) -> Vec<Row> {
     let row = |stage, seconds: f64, items, unit| Row {
         stage,
         backend: name.to_string(),
         seconds,
         items,
         unit,
-        per_second: if seconds > 0.0 { items as f64 / seconds } else { 0.0 },
+        per_second: if seconds > 0.0 {
+            items as f64 / seconds
+        } else {
+            0.0
+        },
         gpu_speedup: None,
     };
     let mut v = Vec::new();
     if fused_propagate {
         // One submission propagates, gates, assigns and merges: timed together.
-        v.push(row("propagate+associate", t.propagate + t.associate, c.1, "pair tests"));
+        v.push(row(
+            "propagate+associate",
+            t.propagate + t.associate,
+            c.1,
+            "pair tests",
+        ));
     } else {
         v.push(row("propagate", t.propagate, c.0, "propagations"));
         v.push(row("associate", t.associate, c.1, "pair tests"));
-        v.push(row("propagate+associate", t.propagate + t.associate, c.1, "pair tests"));
+        v.push(row(
+            "propagate+associate",
+            t.propagate + t.associate,
+            c.1,
+            "pair tests",
+        ));
     }
     v.push(row("hysteresis", t.hysteresis, c.3 as u64, "epochs"));
     v.push(row("fuse", t.fuse, c.2, "system tracks"));
@@ -106,14 +129,29 @@ pub fn bench_pipeline(set: &ReportSet, cfg: &Config, gpu: Option<&Engine>) -> Re
         }
         rows.extend(grows);
     }
-    Ok(BenchReport { replays: cpu.replays.len(), reports: set.reports.len(), epochs: c.3, pair_tests: c.1, rows })
+    Ok(BenchReport {
+        replays: cpu.replays.len(),
+        reports: set.reports.len(),
+        epochs: c.3,
+        pair_tests: c.1,
+        rows,
+    })
 }
 
 /// The table.
 pub fn table(r: &BenchReport) -> String {
     let mut s = format!(
         "{} replays, {} reports, {} epochs, {} pair tests\n{:<20} {:<28} {:>10} {:>14} {:>14} {:>9}\n",
-        r.replays, r.reports, r.epochs, r.pair_tests, "stage", "backend", "seconds", "items/s", "unit", "GPU/CPU"
+        r.replays,
+        r.reports,
+        r.epochs,
+        r.pair_tests,
+        "stage",
+        "backend",
+        "seconds",
+        "items/s",
+        "unit",
+        "GPU/CPU"
     );
     for row in &r.rows {
         let _ = writeln!(
@@ -124,7 +162,8 @@ pub fn table(r: &BenchReport) -> String {
             row.seconds,
             row.per_second,
             row.unit,
-            row.gpu_speedup.map_or("-".to_string(), |x| format!("{x:.2}x"))
+            row.gpu_speedup
+                .map_or("-".to_string(), |x| format!("{x:.2}x"))
         );
     }
     s

@@ -208,9 +208,13 @@ fn auto_max_age(reports: &[Report], idx: &[usize]) -> f64 {
     1.5 * gaps[gaps.len() / 2]
 }
 
+/// The epochs of a replay: each one's time and its live tracks, as (local track index,
+/// index of the report it is propagated from).
+pub(crate) type EpochPlan = Vec<(f64, Vec<(usize, usize)>)>;
+
 /// For each epoch of a replay, its time and the live tracks with the report each is
 /// propagated from.
-pub(crate) fn epoch_plan(input: &ReplayInput, interval: f64) -> Vec<(f64, Vec<(usize, usize)>)> {
+pub(crate) fn epoch_plan(input: &ReplayInput, interval: f64) -> EpochPlan {
     let first = input.reports.first().map_or(0.0, |r| r.time);
     let last = input
         .local

@@ -19,7 +19,12 @@ pub struct Line {
 
 /// Generates salvo seed `seed` into `out`, correlates all networks together (outputs in
 /// `out`) and each network alone, and returns the table lines (networks, then fused).
-pub fn run_demo(out: &Path, seed: u64, engine: &run::Engine, note: Option<String>) -> Result<Vec<Line>> {
+pub fn run_demo(
+    out: &Path,
+    seed: u64,
+    engine: &run::Engine,
+    note: Option<String>,
+) -> Result<Vec<Line>> {
     let dir = OutputDir::create(out)?;
     let scenario = scenario::generate(&ScenarioOptions {
         seed,
@@ -33,7 +38,14 @@ pub fn run_demo(out: &Path, seed: u64, engine: &run::Engine, note: Option<String
     };
     let cfg = Config::default();
     let gospa = GospaParams::default();
-    let mut fused = run::correlate_files(&inputs, &cfg, &gospa, engine, engine.summary(note), |_, _| {})?;
+    let mut fused = run::correlate_files(
+        &inputs,
+        &cfg,
+        &gospa,
+        engine,
+        engine.summary(note),
+        |_, _| {},
+    )?;
     // The files were read from the folder before it got its final name.
     fused.summary.inputs = Inputs {
         reports: out.join("reports.csv"),

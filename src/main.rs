@@ -10,10 +10,10 @@ use trackcorr::assign::Solver;
 use trackcorr::associate::HysteresisParams;
 use trackcorr::correlate::Config;
 use trackcorr::fuse::FusionMethod;
+use trackcorr::gpu::GpuOptions;
 use trackcorr::io::csv::OutputDir;
 use trackcorr::metrics::gospa::GospaParams;
 use trackcorr::propagate::{MotionModel, Propagation};
-use trackcorr::gpu::GpuOptions;
 use trackcorr::run::{self, BackendChoice, Engine, Inputs};
 use trackcorr::scenario::{self, ScenarioName, ScenarioOptions};
 
@@ -191,11 +191,18 @@ struct CorrelationOptions {
 impl CorrelationOptions {
     fn config(&self) -> Config {
         Config {
-            propagation: Propagation { model: self.model, q: self.q, ..Propagation::default() },
+            propagation: Propagation {
+                model: self.model,
+                q: self.q,
+                ..Propagation::default()
+            },
             gate_probability: self.gate,
             rho: self.rho,
             fusion: self.fusion,
-            hysteresis: HysteresisParams { confirm: self.confirm, break_after: self.break_after },
+            hysteresis: HysteresisParams {
+                confirm: self.confirm,
+                break_after: self.break_after,
+            },
             solver: self.solver,
             epoch_interval: self.epoch_interval,
             max_age: self.max_age,
@@ -204,7 +211,11 @@ impl CorrelationOptions {
     }
 
     fn gospa(&self) -> GospaParams {
-        GospaParams { p: self.gospa_p, c: self.gospa_c, alpha: 2.0 }
+        GospaParams {
+            p: self.gospa_p,
+            c: self.gospa_c,
+            alpha: 2.0,
+        }
     }
 }
 
@@ -227,7 +238,10 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             if let Some(n) = &note {
                 eprintln!("trackcorr: {n}");
             }
-            let name = engine.summary(None).adapter.map_or("CPU".to_string(), |a| format!("GPU: {}", a.name));
+            let name = engine
+                .summary(None)
+                .adapter
+                .map_or("CPU".to_string(), |a| format!("GPU: {}", a.name));
             let lines = trackcorr::demo::run_demo(&out, seed, &engine, note)?;
             println!("salvo, seed {seed}: 8 missiles, 3 radar networks ({name})\n");
             print!("{}", trackcorr::demo::table(&lines));
@@ -266,8 +280,24 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Correlate(a) => correlate(a)?,
-        Command::Bench { what: BenchCommand::Pipeline { replays, objects, duration, seed, backend, json } } => {
-            let opts = ScenarioOptions { name: ScenarioName::Salvo, seed, replays, objects, duration };
+        Command::Bench {
+            what:
+                BenchCommand::Pipeline {
+                    replays,
+                    objects,
+                    duration,
+                    seed,
+                    backend,
+                    json,
+                },
+        } => {
+            let opts = ScenarioOptions {
+                name: ScenarioName::Salvo,
+                seed,
+                replays,
+                objects,
+                duration,
+            };
             let scenario = scenario::generate(&opts)?;
             let set = scenario.report_set();
             let gpu = match backend {
@@ -290,9 +320,15 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(a) => {
             let cfg = a.options.config();
             cfg.validate()?;
-            let sensors = a.sensors.as_deref().map(trackcorr::io::read_sensors).transpose()?;
+            let sensors = a
+                .sensors
+                .as_deref()
+                .map(trackcorr::io::read_sensors)
+                .transpose()?;
             let set = trackcorr::io::read_reports(&a.reports, sensors.as_ref())?;
-            let opts = GpuOptions { max_binding_bytes: a.max_buffer_mib.map(|m| m << 20) };
+            let opts = GpuOptions {
+                max_binding_bytes: a.max_buffer_mib.map(|m| m << 20),
+            };
             let gpu = trackcorr::gpu::correlate::GpuBackend::new(&opts)?;
             let (report, _, _) = trackcorr::verify::verify(&set, &cfg, &gpu)?;
             print!("{}", report.table(&gpu.ctx.adapter.name));
@@ -349,7 +385,14 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         truth: a.truth,
     };
     // Read and correlate before the output folder exists: bad input leaves nothing behind.
-    let result = run::correlate_files(&inputs, &cfg, &gospa, &engine, engine.summary(note), progress_line("correlating"))?;
+    let result = run::correlate_files(
+        &inputs,
+        &cfg,
+        &gospa,
+        &engine,
+        engine.summary(note),
+        progress_line("correlating"),
+    )?;
     let dir = OutputDir::create(&a.out)?;
     trackcorr::output::write_outputs(
         &dir,

@@ -46,7 +46,10 @@ impl Engine {
             BackendChoice::Gpu => Ok((Engine::Gpu(Box::new(GpuBackend::new(opts)?)), None)),
             BackendChoice::Auto => match GpuBackend::new(opts) {
                 Ok(g) => Ok((Engine::Gpu(Box::new(g)), None)),
-                Err(e) => Ok((Engine::Cpu, Some(format!("no usable GPU ({e}); running on the CPU")))),
+                Err(e) => Ok((
+                    Engine::Cpu,
+                    Some(format!("no usable GPU ({e}); running on the CPU")),
+                )),
             },
         }
     }
@@ -54,7 +57,12 @@ impl Engine {
     /// What `summary.json` says of it.
     pub fn summary(&self, note: Option<String>) -> Backend {
         match self {
-            Engine::Cpu => Backend { name: "cpu", threads: rayon::current_num_threads(), adapter: None, note },
+            Engine::Cpu => Backend {
+                name: "cpu",
+                threads: rayon::current_num_threads(),
+                adapter: None,
+                note,
+            },
             Engine::Gpu(g) => Backend {
                 name: "gpu",
                 threads: rayon::current_num_threads(),
@@ -65,7 +73,12 @@ impl Engine {
     }
 
     /// Correlates on this backend.
-    pub fn correlate(&self, set: &ReportSet, cfg: &Config, progress: impl FnMut(usize, usize)) -> Result<Correlation> {
+    pub fn correlate(
+        &self,
+        set: &ReportSet,
+        cfg: &Config,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<Correlation> {
         match self {
             Engine::Cpu => correlate::correlate_with_progress(set, cfg, progress),
             Engine::Gpu(g) => g.correlate(set, cfg, progress, None),

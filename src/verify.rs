@@ -72,17 +72,29 @@ impl Report {
 }
 
 /// Runs both backends on `set` and compares them.
-pub fn verify(set: &ReportSet, cfg: &Config, gpu: &GpuBackend) -> Result<(Report, Correlation, Correlation)> {
-    let cpu = correlate::correlate(set, cfg)?;
+pub fn verify(
+    set: &ReportSet,
+    cfg: &Config,
+    gpu: &GpuBackend,
+) -> Result<(Report, Correlation, Correlation)> {
     let mut traces: Vec<ChunkTrace> = Vec::new();
     let gpu_corr = gpu.correlate(set, cfg, |_, _| {}, Some(&mut traces))?;
+    let cpu = correlate::correlate(set, cfg)?;
     let mut report = Report::default();
 
     // Propagation and per-epoch association, against the CPU twins on the same jobs.
     let gate = Gate::new(cfg.gate_probability)?;
-    let params = EpochParams { gate, rho: cfg.rho, fusion: cfg.fusion, solver: cfg.solver };
+    let params = EpochParams {
+        gate,
+        rho: cfg.rho,
+        fusion: cfg.fusion,
+        solver: cfg.solver,
+    };
     let propagated: Vec<_> = traces.iter().flat_map(|t| t.propagated.iter()).collect();
-    let clusters: Vec<u32> = traces.iter().flat_map(|t| t.clusters.iter().copied()).collect();
+    let clusters: Vec<u32> = traces
+        .iter()
+        .flat_map(|t| t.clusters.iter().copied())
+        .collect();
     let mut job = 0;
     for input in split_replays(&set.reports, cfg) {
         for (t, live) in epoch_plan(&input, cfg.epoch_interval) {
@@ -92,9 +104,12 @@ pub fn verify(set: &ReportSet, cfg: &Config, gpu: &GpuBackend) -> Result<(Report
                 let (state, cov) = propagate(&rep.state, &rep.cov, t - rep.time, &cfg.propagation);
                 if let Some(g) = propagated.get(job + tracks.len()) {
                     for k in 0..3 {
-                        report.propagate_max_position_m = report.propagate_max_position_m.max((state[k] - g.0[k]).abs());
-                        report.propagate_max_velocity_mps =
-                            report.propagate_max_velocity_mps.max((state[k + 3] - g.0[k + 3]).abs());
+                        report.propagate_max_position_m = report
+                            .propagate_max_position_m
+                            .max((state[k] - g.0[k]).abs());
+                        report.propagate_max_velocity_mps = report
+                            .propagate_max_velocity_mps
+                            .max((state[k + 3] - g.0[k + 3]).abs());
                     }
                 }
                 tracks.push(EpochTrack {
@@ -102,18 +117,24 @@ pub fn verify(set: &ReportSet, cfg: &Config, gpu: &GpuBackend) -> Result<(Report
                     cov,
                     track: j as u32,
                     sensor: rep.sensor,
-                    dim: if rep.flags & HAS_VELOCITY_COV != 0 { 6 } else { 3 },
+                    dim: if rep.flags & HAS_VELOCITY_COV != 0 {
+                        6
+                    } else {
+                        3
+                    },
                     truth: rep.truth,
                 });
             }
             let cpu_clusters = associate::associate_epoch(&tracks, &params)?;
-            let gpu_clusters = &clusters[job.min(clusters.len())..(job + tracks.len()).min(clusters.len())];
+            let gpu_clusters =
+                &clusters[job.min(clusters.len())..(job + tracks.len()).min(clusters.len())];
             report.propagated_tracks += tracks.len();
             for a in 0..tracks.len() {
                 report.epoch_decisions += 1;
                 let same = gpu_clusters.len() == tracks.len()
-                    && (0..tracks.len())
-                        .all(|b| (cpu_clusters[a] == cpu_clusters[b]) == (gpu_clusters[a] == gpu_clusters[b]));
+                    && (0..tracks.len()).all(|b| {
+                        (cpu_clusters[a] == cpu_clusters[b]) == (gpu_clusters[a] == gpu_clusters[b])
+                    });
                 report.epoch_decisions_differing += usize::from(!same);
             }
             job += tracks.len();
@@ -130,7 +151,12 @@ pub fn verify(set: &ReportSet, cfg: &Config, gpu: &GpuBackend) -> Result<(Report
                     rows.insert((r.replay, e.time.to_bits(), l.track), l.system);
                 }
                 for s in &e.system {
-                    let members: Vec<u32> = e.live.iter().filter(|l| l.system == s.number).map(|l| l.track).collect();
+                    let members: Vec<u32> = e
+                        .live
+                        .iter()
+                        .filter(|l| l.system == s.number)
+                        .map(|l| l.track)
+                        .collect();
                     fused.insert((r.replay, e.time.to_bits(), s.number), (members, s.state));
                 }
             }
@@ -140,16 +166,25 @@ pub fn verify(set: &ReportSet, cfg: &Config, gpu: &GpuBackend) -> Result<(Report
     let (cpu_rows, cpu_fused) = key(&cpu);
     let (gpu_rows, gpu_fused) = key(&gpu_corr);
     report.association_rows = cpu_rows.len().max(gpu_rows.len());
-    report.association_rows_differing =
-        cpu_rows.iter().filter(|(k, v)| gpu_rows.get(k) != Some(v)).count() + gpu_rows.keys().filter(|k| !cpu_rows.contains_key(k)).count();
+    report.association_rows_differing = cpu_rows
+        .iter()
+        .filter(|(k, v)| gpu_rows.get(k) != Some(v))
+        .count()
+        + gpu_rows
+            .keys()
+            .filter(|k| !cpu_rows.contains_key(k))
+            .count();
     for (k, (members, state)) in &cpu_fused {
         if let Some((gm, gs)) = gpu_fused.get(k)
             && gm == members
         {
             report.fused_tracks += 1;
             for i in 0..3 {
-                report.fuse_max_position_m = report.fuse_max_position_m.max((state[i] - gs[i]).abs());
-                report.fuse_max_velocity_mps = report.fuse_max_velocity_mps.max((state[i + 3] - gs[i + 3]).abs());
+                report.fuse_max_position_m =
+                    report.fuse_max_position_m.max((state[i] - gs[i]).abs());
+                report.fuse_max_velocity_mps = report
+                    .fuse_max_velocity_mps
+                    .max((state[i + 3] - gs[i + 3]).abs());
             }
         }
     }

@@ -12,7 +12,9 @@ fn backend(opts: &GpuOptions) -> Option<GpuBackend> {
     match GpuBackend::new(opts) {
         Ok(b) => Some(b),
         Err(e) if !gpu_required() => {
-            eprintln!("SKIPPED: GPU test needs an adapter ({e}); set TRACKCORR_REQUIRE_GPU=1 to fail instead");
+            eprintln!(
+                "SKIPPED: GPU test needs an adapter ({e}); set TRACKCORR_REQUIRE_GPU=1 to fail instead"
+            );
             None
         }
         Err(e) => panic!("TRACKCORR_REQUIRE_GPU=1 but no usable GPU: {e}"),
@@ -49,39 +51,68 @@ fn max_state_difference(a: &Correlation, b: &Correlation) -> f64 {
 }
 
 fn salvo(seed: u64, replays: u32, duration: Option<f64>) -> ReportSet {
-    scenario::generate(&ScenarioOptions { seed, replays, duration, ..Default::default() }).unwrap().report_set()
+    scenario::generate(&ScenarioOptions {
+        seed,
+        replays,
+        duration,
+        ..Default::default()
+    })
+    .unwrap()
+    .report_set()
 }
 
 #[test]
 fn verify_agrees_on_salvo_seeds_1_to_5() {
-    let Some(gpu) = backend(&GpuOptions::default()) else { return };
+    let Some(gpu) = backend(&GpuOptions::default()) else {
+        return;
+    };
     for seed in 1..=5 {
         let set = salvo(seed, 1, None);
         let (report, cpu, g) = verify::verify(&set, &Config::default(), &gpu).unwrap();
         assert!(report.agrees(), "seed {seed}:\n{}", report.table("gpu"));
-        assert!(report.propagate_max_position_m < 0.5, "seed {seed}: {}", report.propagate_max_position_m);
+        assert!(
+            report.propagate_max_position_m < 0.5,
+            "seed {seed}: {}",
+            report.propagate_max_position_m
+        );
         assert_eq!(decisions(&cpu), decisions(&g), "seed {seed}");
     }
 }
 
 #[test]
 fn a_batch_equals_its_replays_run_one_by_one_and_chunking_changes_nothing() {
-    let Some(gpu) = backend(&GpuOptions::default()) else { return };
+    let Some(gpu) = backend(&GpuOptions::default()) else {
+        return;
+    };
     // 100 short replays (the first 200 s of each engagement).
     let set = salvo(9, 100, Some(200.0));
     let cfg = Config::default();
     let batch = gpu.correlate(&set, &cfg, |_, _| {}, None).unwrap();
     assert_eq!(batch.replays.len(), 100);
     for r in [0u32, 37, 99] {
-        let one = ReportSet { reports: set.reports.iter().filter(|x| x.replay == r).copied().collect(), ..set.clone() };
+        let one = ReportSet {
+            reports: set
+                .reports
+                .iter()
+                .filter(|x| x.replay == r)
+                .copied()
+                .collect(),
+            ..set.clone()
+        };
         let single = gpu.correlate(&one, &cfg, |_, _| {}, None).unwrap();
-        let from_batch = Correlation { replays: vec![batch.replays[r as usize].clone()], ..batch.clone() };
+        let from_batch = Correlation {
+            replays: vec![batch.replays[r as usize].clone()],
+            ..batch.clone()
+        };
         assert_eq!(decisions(&single), decisions(&from_batch), "replay {r}");
         // The batch's reference point differs from the single replay's: f32 rounding only.
         assert!(max_state_difference(&single, &from_batch) < 0.5);
     }
-    // A 1 MiB cap on GPU buffers forces many chunks: the same decisions.
-    let small = backend(&GpuOptions { max_binding_bytes: Some(1 << 20) }).unwrap();
+    // A 2 MiB cap on GPU buffers forces many chunks: the same decisions.
+    let small = backend(&GpuOptions {
+        max_binding_bytes: Some(2 << 20),
+    })
+    .unwrap();
     let chunked = small.correlate(&set, &cfg, |_, _| {}, None).unwrap();
     assert_eq!(decisions(&chunked), decisions(&batch));
     assert!(max_state_difference(&chunked, &batch) < 0.5);

@@ -280,7 +280,7 @@ impl AuctionKernel {
     /// The kernel with the workgroup size for the adapter: [`CPU_WORKGROUP`] on a CPU
     /// (llvmpipe), else [`GPU_WORKGROUP`].
     pub fn new(ctx: &GpuContext) -> Result<Self> {
-        let size = if ctx.adapter.device_type == format!("{:?}", wgpu::DeviceType::Cpu) {
+        let size = if ctx.is_cpu_device() {
             CPU_WORKGROUP
         } else {
             GPU_WORKGROUP

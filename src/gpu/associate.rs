@@ -143,8 +143,14 @@ impl AssociationKernels {
     ) -> Result<Vec<wgpu::Buffer>> {
         let mut held = Vec::with_capacity(max_members as usize);
         for step in 0..max_members {
-            let p = ctx.uniform("fuse params", bytemuck::bytes_of(&FuseParams { step, ..params }))?;
-            let bind = ctx.bind(&self.fuse, &[&p, buffers[0], buffers[1], buffers[2], buffers[3]]);
+            let p = ctx.uniform(
+                "fuse params",
+                bytemuck::bytes_of(&FuseParams { step, ..params }),
+            )?;
+            let bind = ctx.bind(
+                &self.fuse,
+                &[&p, buffers[0], buffers[1], buffers[2], buffers[3]],
+            );
             dispatch(ctx, encoder, &self.fuse, &bind, params.count);
             held.push(p);
         }

@@ -11,7 +11,10 @@ use super::associate::{AssociationKernels, FuseParams, GateParams, GpuGroup, Sta
 use super::propagate::{PropagateJob, PropagateParams, Propagator};
 use super::{GpuContext, GpuOptions, GpuTrack, cast_vec};
 use crate::associate::{EpochTrack, Hysteresis, SystemGroup};
-use crate::correlate::{Config, Correlation, Epoch, LiveTrack, ReplayInput, ReplayResult, StageTimes, SystemTrack, epoch_plan, split_replays};
+use crate::correlate::{
+    Config, Correlation, Epoch, EpochPlan, LiveTrack, ReplayInput, ReplayResult, StageTimes,
+    SystemTrack, epoch_plan, split_replays,
+};
 use crate::error::{Error, Result};
 use crate::gate::Gate;
 use crate::io::ReportSet;
@@ -74,14 +77,22 @@ impl GpuBackend {
         cfg.validate()?;
         let gate = Gate::new(cfg.gate_probability)?;
         let inputs = split_replays(&set.reports, cfg);
-        let plans: Vec<Vec<(f64, Vec<(usize, usize)>)>> =
-            inputs.par_iter().map(|i| epoch_plan(i, cfg.epoch_interval)).collect();
+        let plans: Vec<EpochPlan> = inputs
+            .par_iter()
+            .map(|i| epoch_plan(i, cfg.epoch_interval))
+            .collect();
         let mut times = StageTimes::default();
         let mut replays = Vec::with_capacity(inputs.len());
         let mut start = 0;
         while start < inputs.len() {
             let end = self.chunk_end(&inputs, &plans, start)?;
-            let (results, t) = self.run_chunk(&inputs[start..end], &plans[start..end], cfg, &gate, trace.as_deref_mut())?;
+            let (results, t) = self.run_chunk(
+                &inputs[start..end],
+                &plans[start..end],
+                cfg,
+                &gate,
+                trace.as_deref_mut(),
+            )?;
             times.propagate += t.propagate;
             times.associate += t.associate;
             times.hysteresis += t.hysteresis;
@@ -90,20 +101,39 @@ impl GpuBackend {
             start = end;
             progress(replays.len(), inputs.len());
         }
-        Ok(Correlation { replays, times, config: *cfg })
+        Ok(Correlation {
+            replays,
+            times,
+            config: *cfg,
+        })
     }
 
     /// The end of the chunk starting at `start`: as many replays as the binding limit takes.
-    fn chunk_end(&self, inputs: &[ReplayInput], plans: &[Vec<(f64, Vec<(usize, usize)>)>], start: usize) -> Result<usize> {
+    fn chunk_end(
+        &self,
+        inputs: &[ReplayInput],
+        plans: &[EpochPlan],
+        start: usize,
+    ) -> Result<usize> {
         let limit = self.ctx.max_binding_bytes;
         let track = size_of::<GpuTrack>() as u64;
         let (mut jobs, mut reports, mut costs, mut scratch) = (0u64, 0u64, 0u64, 0u64);
         let mut end = start;
         while end < inputs.len() {
             let j: u64 = plans[end].iter().map(|(_, l)| l.len() as u64).sum();
-            let c: u64 = plans[end].iter().map(|(_, l)| (l.len() * l.len()) as u64).sum();
-            // Auction scratch: at most every track a row of a problem of padded size ≤ 2n.
-            let w: u64 = plans[end].iter().map(|(_, l)| (l.len() * (12 + 6 * l.len())) as u64).sum();
+            let c: u64 = plans[end]
+                .iter()
+                .map(|(_, l)| (l.len() * l.len()) as u64)
+                .sum();
+            // Auction scratch (12 + 3 (rows + cols) words per problem): each epoch's n tracks
+            // are rows once, and a stage's columns are the tracks before it.
+            let w: u64 = plans[end]
+                .iter()
+                .map(|(_, l)| {
+                    let n = l.len() as u64;
+                    15 * n + 3 * n * n.saturating_sub(1) / 2
+                })
+                .sum();
             let r = inputs[end].reports.len() as u64;
             let fits = (jobs + j) * track <= limit
                 && (reports + r) * track <= limit
@@ -112,7 +142,8 @@ impl GpuBackend {
             if !fits {
                 if end == start {
                     return Err(Error::Config(format!(
-                        "replay {} needs more than the GPU's {} MiB per buffer; use --backend cpu",
+                        "replay {} needs more than the GPU's {} MiB per buffer ({j} propagations, \
+                         {r} reports, {c} costs, {w} auction words); use --backend cpu",
                         inputs[end].replay,
                         limit >> 20
                     )));
@@ -132,7 +163,7 @@ impl GpuBackend {
     fn run_chunk(
         &self,
         inputs: &[ReplayInput],
-        plans: &[Vec<(f64, Vec<(usize, usize)>)>],
+        plans: &[EpochPlan],
         cfg: &Config,
         gate: &Gate,
         trace: Option<&mut Vec<ChunkTrace>>,
@@ -153,7 +184,11 @@ impl GpuBackend {
         let mut gpu_reports = Vec::with_capacity(n_reports);
         for i in inputs {
             report_offset.push(gpu_reports.len());
-            gpu_reports.extend(i.reports.iter().map(|r| GpuTrack::from_f64(&r.state, &r.cov, &origin)));
+            gpu_reports.extend(
+                i.reports
+                    .iter()
+                    .map(|r| GpuTrack::from_f64(&r.state, &r.cov, &origin)),
+            );
         }
 
         // Jobs (one per live track per epoch), epochs, and the stage problems.
@@ -169,16 +204,31 @@ impl GpuBackend {
                 let start = jobs.len();
                 for &(_, r) in live {
                     let rep = &input.reports[r];
-                    jobs.push(PropagateJob { report: (report_offset[ri] + r) as u32, dt: (t - rep.time) as f32 });
-                    dims.push(if rep.flags & HAS_VELOCITY_COV != 0 { 6u32 } else { 3 });
+                    jobs.push(PropagateJob {
+                        report: (report_offset[ri] + r) as u32,
+                        dt: (t - rep.time) as f32,
+                    });
+                    dims.push(if rep.flags & HAS_VELOCITY_COV != 0 {
+                        6u32
+                    } else {
+                        3
+                    });
                 }
-                epochs.push(EpochSlot { replay: ri, time: *t, start, len: live.len() });
+                epochs.push(EpochSlot {
+                    replay: ri,
+                    time: *t,
+                    start,
+                    len: live.len(),
+                });
                 // Runs of one sensor (live tracks are sorted by sensor).
                 let mut s = 0;
                 let mut k = 0;
                 while k < live.len() {
                     let sensor = input.reports[live[k].1].sensor;
-                    let n = live[k..].iter().take_while(|&&(_, r)| input.reports[r].sensor == sensor).count();
+                    let n = live[k..]
+                        .iter()
+                        .take_while(|&&(_, r)| input.reports[r].sensor == sensor)
+                        .count();
                     if stages.len() <= s {
                         stages.push(Vec::new());
                     }
@@ -216,14 +266,20 @@ impl GpuBackend {
         let b_cluster_of = ctx.storage_empty("cluster of", (n_jobs * 4) as u64)?;
 
         let mut encoder = ctx.encoder();
-        self.propagate.record(ctx, &mut encoder, [&b_pparams, &b_reports, &b_jobs, &b_tracks], n_jobs as u32);
+        self.propagate.record(
+            ctx,
+            &mut encoder,
+            [&b_pparams, &b_reports, &b_jobs, &b_tracks],
+            n_jobs as u32,
+        );
         let fp = FuseParams::new(0, cfg.fusion, cfg.rho);
         let mut keep_alive = Vec::new();
         let mut outcome_buffers: Vec<(wgpu::Buffer, usize)> = Vec::new();
         for problems in &stages {
             let b_problems = ctx.storage("stage problems", bytemuck::cast_slice(problems))?;
             // Gate and assign the problems that have clusters to meet.
-            let with_cols: Vec<StageProblem> = problems.iter().copied().filter(|p| p.cols > 0).collect();
+            let with_cols: Vec<StageProblem> =
+                problems.iter().copied().filter(|p| p.cols > 0).collect();
             if !with_cols.is_empty() {
                 let gp = GateParams {
                     problems: with_cols.len() as u32,
@@ -236,7 +292,16 @@ impl GpuBackend {
                 self.kernels.record_gate(
                     ctx,
                     &mut encoder,
-                    [&b_gparams, &b_gproblems, &b_tracks, &b_dims, &b_clusters, &b_cdims, &b_counts, &b_costs],
+                    [
+                        &b_gparams,
+                        &b_gproblems,
+                        &b_tracks,
+                        &b_dims,
+                        &b_clusters,
+                        &b_cdims,
+                        &b_counts,
+                        &b_costs,
+                    ],
                     with_cols.len() as u32,
                 );
                 // The auction: one workgroup per problem, rows written into `assignment` at
@@ -246,7 +311,8 @@ impl GpuBackend {
                 let mut scratch_words = 0u32;
                 let mut headers = Vec::with_capacity(with_cols.len());
                 for p in &with_cols {
-                    self.auction.check_size(p.rows as usize, p.cols as usize, true)?;
+                    self.auction
+                        .check_size(p.rows as usize, p.cols as usize, true)?;
                     let h = GpuProblem {
                         rows: p.rows,
                         cols: p.cols,
@@ -263,14 +329,25 @@ impl GpuBackend {
                 let ap = self.auction.params(headers.len() as u32);
                 let b_aparams = ctx.uniform("assign params", bytemuck::bytes_of(&ap))?;
                 let b_aproblems = ctx.storage("assign problems", bytemuck::cast_slice(&headers))?;
-                let b_outcomes = ctx.storage_empty("assign outcomes", (headers.len() * size_of::<GpuOutcome>()) as u64)?;
+                let b_outcomes = ctx.storage_empty(
+                    "assign outcomes",
+                    (headers.len() * size_of::<GpuOutcome>()) as u64,
+                )?;
                 // New buffers are zeroed, as the auction's first round needs.
-                let b_scratch = ctx.storage_empty("assign scratch", 4 * u64::from(scratch_words))?;
+                let b_scratch =
+                    ctx.storage_empty("assign scratch", 4 * u64::from(scratch_words))?;
                 for _ in 0..AUCTION_ROUNDS {
                     self.auction.record(
                         ctx,
                         &mut encoder,
-                        [&b_aparams, &b_aproblems, &b_costs, &b_assign, &b_outcomes, &b_scratch],
+                        [
+                            &b_aparams,
+                            &b_aproblems,
+                            &b_costs,
+                            &b_assign,
+                            &b_outcomes,
+                            &b_scratch,
+                        ],
                         headers.len() as u32,
                     );
                 }
@@ -284,13 +361,27 @@ impl GpuBackend {
                 .enumerate()
                 .flat_map(|(k, p)| (0..p.rows).map(move |i| [k as u32, i]))
                 .collect();
-            let mp = FuseParams { count: rows.len() as u32, ..fp };
+            let mp = FuseParams {
+                count: rows.len() as u32,
+                ..fp
+            };
             let b_mparams = ctx.uniform("merge params", bytemuck::bytes_of(&mp))?;
             let b_rows = ctx.storage("merge rows", bytemuck::cast_slice(&rows))?;
             self.kernels.record_merge(
                 ctx,
                 &mut encoder,
-                [&b_mparams, &b_problems, &b_tracks, &b_dims, &b_assign, &b_clusters, &b_cdims, &b_counts, &b_cluster_of, &b_rows],
+                [
+                    &b_mparams,
+                    &b_problems,
+                    &b_tracks,
+                    &b_dims,
+                    &b_assign,
+                    &b_clusters,
+                    &b_cdims,
+                    &b_counts,
+                    &b_cluster_of,
+                    &b_rows,
+                ],
                 rows.len() as u32,
             );
             keep_alive.push(vec![b_problems, b_mparams, b_rows]);
@@ -317,7 +408,11 @@ impl GpuBackend {
         if let Some(trace) = trace {
             let tracks: Vec<GpuTrack> = cast_vec(&bytes[1]);
             trace.push(ChunkTrace {
-                propagated: tracks.iter().take(n_jobs).map(|t| t.to_f64(&origin)).collect(),
+                propagated: tracks
+                    .iter()
+                    .take(n_jobs)
+                    .map(|t| t.to_f64(&origin))
+                    .collect(),
                 clusters: cluster_of.clone(),
                 assignment: cast_vec(&bytes[2]),
                 costs: cast_vec(&bytes[3]),
@@ -347,7 +442,8 @@ impl GpuBackend {
                         }
                     })
                     .collect();
-                groups_of_epoch.push(h.step(&tracks, &cluster_of[slot.start..slot.start + slot.len]));
+                groups_of_epoch
+                    .push(h.step(&tracks, &cluster_of[slot.start..slot.start + slot.len]));
                 e += 1;
             }
         }
@@ -359,17 +455,29 @@ impl GpuBackend {
         let mut members = Vec::new();
         for (slot, groups) in epochs.iter().zip(&groups_of_epoch) {
             for g in groups {
-                headers.push(GpuGroup { member_start: members.len() as u32, members: g.members.len() as u32 });
+                headers.push(GpuGroup {
+                    member_start: members.len() as u32,
+                    members: g.members.len() as u32,
+                });
                 members.extend(g.members.iter().map(|&m| (slot.start + m) as u32));
             }
         }
-        let fp = FuseParams { count: headers.len() as u32, ..fp };
+        let fp = FuseParams {
+            count: headers.len() as u32,
+            ..fp
+        };
         let max_members = headers.iter().map(|h| h.members).max().unwrap_or(0);
         let b_groups = ctx.storage("groups", bytemuck::cast_slice(&headers))?;
         let b_members = ctx.storage("members", bytemuck::cast_slice(&members))?;
         let b_fused = ctx.storage_empty("fused", (headers.len() * size_of::<GpuTrack>()) as u64)?;
         let mut encoder = ctx.encoder();
-        let held = self.kernels.record_fuse(ctx, &mut encoder, fp, [&b_groups, &b_members, &b_tracks, &b_fused], max_members)?;
+        let held = self.kernels.record_fuse(
+            ctx,
+            &mut encoder,
+            fp,
+            [&b_groups, &b_members, &b_tracks, &b_fused],
+            max_members,
+        )?;
         let bytes = ctx.submit_and_read(encoder, &[&b_fused])?;
         drop(held);
         let fused: Vec<GpuTrack> = cast_vec(&bytes[0]);
@@ -378,7 +486,11 @@ impl GpuBackend {
         // Results in the CPU path's form.
         let mut results: Vec<ReplayResult> = inputs
             .iter()
-            .map(|i| ReplayResult { replay: i.replay, local: i.local.clone(), epochs: Vec::new() })
+            .map(|i| ReplayResult {
+                replay: i.replay,
+                local: i.local.clone(),
+                epochs: Vec::new(),
+            })
             .collect();
         let mut g = 0;
         for (slot, groups) in epochs.iter().zip(&groups_of_epoch) {
@@ -386,7 +498,11 @@ impl GpuBackend {
             let plan_live = &plans[slot.replay][results[slot.replay].epochs.len()].1;
             let mut live: Vec<LiveTrack> = plan_live
                 .iter()
-                .map(|&(j, r)| LiveTrack { track: j as u32, truth: input.reports[r].truth, system: 0 })
+                .map(|&(j, r)| LiveTrack {
+                    track: j as u32,
+                    truth: input.reports[r].truth,
+                    system: 0,
+                })
                 .collect();
             let mut system = Vec::with_capacity(groups.len());
             for group in groups {
@@ -394,10 +510,19 @@ impl GpuBackend {
                     live[m].system = group.number;
                 }
                 let (state, cov) = fused[g].to_f64(&origin);
-                system.push(SystemTrack { number: group.number, state, cov, sources: group.members.len() as u32 });
+                system.push(SystemTrack {
+                    number: group.number,
+                    state,
+                    cov,
+                    sources: group.members.len() as u32,
+                });
                 g += 1;
             }
-            results[slot.replay].epochs.push(Epoch { time: slot.time, live, system });
+            results[slot.replay].epochs.push(Epoch {
+                time: slot.time,
+                live,
+                system,
+            });
         }
         Ok((results, times))
     }

@@ -145,6 +145,11 @@ impl GpuContext {
         })
     }
 
+    /// True for a CPU implementation of the API (llvmpipe, WARP).
+    pub fn is_cpu_device(&self) -> bool {
+        self.adapter.device_type == format!("{:?}", wgpu::DeviceType::Cpu)
+    }
+
     /// Fails if an error was reported outside an error scope or the device was lost.
     pub fn check(&self) -> Result<()> {
         let mut errors = self
