@@ -84,8 +84,8 @@ fn a_batch_equals_its_replays_run_one_by_one_and_chunking_changes_nothing() {
     let Some(gpu) = backend(&GpuOptions::default()) else {
         return;
     };
-    // 100 short replays (the first 200 s of each engagement).
-    let set = salvo(9, 100, Some(200.0));
+    // 100 short replays (the first 120 s of each engagement).
+    let set = salvo(9, 100, Some(120.0));
     let cfg = Config::default();
     let batch = gpu.correlate(&set, &cfg, |_, _| {}, None).unwrap();
     assert_eq!(batch.replays.len(), 100);
@@ -108,14 +108,28 @@ fn a_batch_equals_its_replays_run_one_by_one_and_chunking_changes_nothing() {
         // The batch's reference point differs from the single replay's: f32 rounding only.
         assert!(max_state_difference(&single, &from_batch) < 0.5);
     }
-    // A 2 MiB cap on GPU buffers forces many chunks: the same decisions.
+    // A 256 KiB cap on GPU buffers forces a chunk per replay or two: the same decisions.
+    let first: Vec<_> = set
+        .reports
+        .iter()
+        .filter(|x| x.replay < 20)
+        .copied()
+        .collect();
+    let part = ReportSet {
+        reports: first,
+        ..set.clone()
+    };
     let small = backend(&GpuOptions {
-        max_binding_bytes: Some(2 << 20),
+        max_binding_bytes: Some(256 << 10),
     })
     .unwrap();
-    let chunked = small.correlate(&set, &cfg, |_, _| {}, None).unwrap();
-    assert_eq!(decisions(&chunked), decisions(&batch));
-    assert!(max_state_difference(&chunked, &batch) < 0.5);
+    let chunked = small.correlate(&part, &cfg, |_, _| {}, None).unwrap();
+    let whole = Correlation {
+        replays: batch.replays[..20].to_vec(),
+        ..batch.clone()
+    };
+    assert_eq!(decisions(&chunked), decisions(&whole));
+    assert!(max_state_difference(&chunked, &whole) < 0.5);
     // And the CPU agrees.
     let cpu = trackcorr::correlate::correlate(&set, &cfg).unwrap();
     assert_eq!(decisions(&cpu), decisions(&batch));
