@@ -3,7 +3,7 @@
 use crate::correlate::{self, Config, Correlation};
 use crate::error::Result;
 use crate::gpu::correlate::GpuBackend;
-use crate::gpu::{AdapterSummary, GpuOptions};
+use crate::gpu::{AdapterSummary, GpuContext, GpuOptions};
 use crate::io::{self, ReportSet};
 use crate::metrics::{self, Metrics, gospa::GospaParams};
 use crate::output::Counts;
@@ -44,8 +44,18 @@ impl Engine {
         match choice {
             BackendChoice::Cpu => Ok((Engine::Cpu, None)),
             BackendChoice::Gpu => Ok((Engine::Gpu(Box::new(GpuBackend::new(opts)?)), None)),
-            BackendChoice::Auto => match GpuBackend::new(opts) {
-                Ok(g) => Ok((Engine::Gpu(Box::new(g)), None)),
+            // The adapter is looked at before the kernels are compiled: a CPU implementation
+            // of Vulkan (llvmpipe) is slower than the CPU backend, so `auto` means a real GPU.
+            BackendChoice::Auto => match GpuContext::new(opts) {
+                Ok(ctx) if ctx.is_cpu_device() => Ok((
+                    Engine::Cpu,
+                    Some(format!(
+                        "the only adapter, {}, is a CPU implementation; running on the CPU \
+                         backend (--backend gpu forces it)",
+                        ctx.adapter.name
+                    )),
+                )),
+                Ok(ctx) => Ok((Engine::Gpu(Box::new(GpuBackend::with_context(ctx)?)), None)),
                 Err(e) => Ok((
                     Engine::Cpu,
                     Some(format!("no usable GPU ({e}); running on the CPU")),

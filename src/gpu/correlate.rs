@@ -56,7 +56,11 @@ struct EpochSlot {
 
 impl GpuBackend {
     pub fn new(opts: &GpuOptions) -> Result<Self> {
-        let ctx = GpuContext::new(opts)?;
+        Self::with_context(GpuContext::new(opts)?)
+    }
+
+    /// Compiles the kernels on an open device.
+    pub fn with_context(ctx: GpuContext) -> Result<Self> {
         Ok(GpuBackend {
             propagate: Propagator::new(&ctx)?,
             kernels: AssociationKernels::new(&ctx)?,
