@@ -8,6 +8,22 @@ struct Track {
     cov: array<f32, 36>,
 }
 
+// One sensor's tracks at one epoch against that epoch's clusters (gate and merge). Keep in
+// sync with `StageProblem` in src/gpu/associate.rs.
+struct StageProblem {
+    // Global index of the first row's track; rows are consecutive.
+    row_start: u32,
+    rows: u32,
+    // Upper bound on the clusters (slots `slot_base .. slot_base + cols`); the live count is
+    // `counts[count_in]`.
+    cols: u32,
+    cost_offset: u32,
+    slot_base: u32,
+    count_in: u32,
+    count_out: u32,
+    _pad: u32,
+}
+
 const WORKGROUP: u32 = 64u;
 
 // One index from a 2-D grid of workgroups (the host folds large dispatches into 2-D).

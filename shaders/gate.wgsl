@@ -12,26 +12,10 @@ struct Params {
     threshold6: f32,
 }
 
-// One sensor's tracks at one epoch against that epoch's clusters. Keep in sync with
-// `StageProblem` in src/gpu/associate.rs.
-struct Problem {
-    // Global index of the first row's track; rows are consecutive.
-    row_start: u32,
-    rows: u32,
-    // Upper bound on the clusters (slots `slot_base .. slot_base + cols`); the live count is
-    // `counts[count_in]`.
-    cols: u32,
-    cost_offset: u32,
-    slot_base: u32,
-    count_in: u32,
-    count_out: u32,
-    _pad: u32,
-}
-
 const FORBIDDEN: f32 = 1e30;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> problems: array<Problem>;
+@group(0) @binding(1) var<storage, read> problems: array<StageProblem>;
 @group(0) @binding(2) var<storage, read> tracks: array<Track>;
 @group(0) @binding(3) var<storage, read> track_dim: array<u32>;
 @group(0) @binding(4) var<storage, read> clusters: array<Track>;

@@ -13,20 +13,8 @@ struct Params {
     step: u32,
 }
 
-// Keep in sync with `StageProblem` (as in gate.wgsl).
-struct Problem {
-    row_start: u32,
-    rows: u32,
-    cols: u32,
-    cost_offset: u32,
-    slot_base: u32,
-    count_in: u32,
-    count_out: u32,
-    _pad: u32,
-}
-
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> problems: array<Problem>;
+@group(0) @binding(1) var<storage, read> problems: array<StageProblem>;
 @group(0) @binding(2) var<storage, read> tracks: array<Track>;
 @group(0) @binding(3) var<storage, read> track_dim: array<u32>;
 @group(0) @binding(4) var<storage, read> assignment: array<i32>;

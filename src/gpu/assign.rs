@@ -372,20 +372,7 @@ impl AuctionKernel {
         problem_count: u32,
     ) {
         let bind = ctx.bind(&self.pipeline, &buffers);
-        let max = ctx.limits.max_compute_workgroups_per_dimension.max(1);
-        let groups = problem_count.max(1);
-        let (x, y) = if groups <= max {
-            (groups, 1)
-        } else {
-            (max, groups.div_ceil(max))
-        };
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("assign"),
-            timestamp_writes: None,
-        });
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &bind, &[]);
-        pass.dispatch_workgroups(x, y, 1);
+        super::dispatch_workgroups(ctx, encoder, &self.pipeline, &bind, problem_count);
     }
 
     /// Solves `problems` on the GPU: one batch per set of problems that fits the adapter's

@@ -6,7 +6,7 @@
 //! A stage is one sensor's tracks at one epoch against the clusters of that epoch: the
 //! sequential association of the CPU path, as one (stage, epoch) problem per workgroup.
 
-use super::{GpuContext, cast_vec, dispatch};
+use super::{GpuContext, cast_vec, dispatch, dispatch_workgroups};
 use crate::error::Result;
 use crate::fuse::FusionMethod;
 
@@ -20,7 +20,7 @@ pub struct GateParams {
     pub threshold6: f32,
 }
 
-/// One stage of one epoch. Keep in sync with `struct Problem` in gate.wgsl and merge.wgsl.
+/// One stage of one epoch. Keep in sync with `struct StageProblem` in shaders/common.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct StageProblem {
@@ -114,7 +114,7 @@ impl AssociationKernels {
         problems: u32,
     ) {
         let bind = ctx.bind(&self.gate, &buffers);
-        dispatch_groups(ctx, encoder, &self.gate, &bind, problems);
+        dispatch_workgroups(ctx, encoder, &self.gate, &bind, problems);
     }
 
     /// Merge: bindings params, problems, tracks, track_dim, assignment, clusters,
@@ -241,27 +241,4 @@ impl AssociationKernels {
         v.truncate(groups.len());
         Ok(v)
     }
-}
-
-/// Dispatches one workgroup per item (2-D beyond the per-dimension limit).
-pub fn dispatch_groups(
-    ctx: &GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
-    pipeline: &wgpu::ComputePipeline,
-    bind: &wgpu::BindGroup,
-    groups: u32,
-) {
-    let max = ctx.limits.max_compute_workgroups_per_dimension.max(1);
-    let (x, y) = if groups <= max {
-        (groups.max(1), 1)
-    } else {
-        (max, groups.div_ceil(max))
-    };
-    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-        label: None,
-        timestamp_writes: None,
-    });
-    pass.set_pipeline(pipeline);
-    pass.set_bind_group(0, bind, &[]);
-    pass.dispatch_workgroups(x, y, 1);
 }

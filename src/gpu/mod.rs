@@ -287,10 +287,10 @@ impl GpuContext {
         })
     }
 
-    /// Workgroup counts for `items` threads of [`WORKGROUP`]: 2-D when one dimension's
-    /// limit would be exceeded (the kernel folds `(x, y)` back into one index).
-    pub fn grid(&self, items: u32) -> (u32, u32) {
-        let groups = items.div_ceil(WORKGROUP).max(1);
+    /// Workgroup counts for `groups` workgroups: 2-D when one dimension's limit would be
+    /// exceeded (the kernel folds `(x, y)` back into one index).
+    pub fn grid(&self, groups: u32) -> (u32, u32) {
+        let groups = groups.max(1);
         let max = self.limits.max_compute_workgroups_per_dimension.max(1);
         if groups <= max {
             (groups, 1)
@@ -350,7 +350,7 @@ impl GpuContext {
     }
 }
 
-/// Dispatches `pipeline` with one bind group over `items` threads in `encoder`.
+/// Dispatches `pipeline` with one bind group over `items` threads of [`WORKGROUP`].
 pub fn dispatch(
     ctx: &GpuContext,
     encoder: &mut wgpu::CommandEncoder,
@@ -358,7 +358,19 @@ pub fn dispatch(
     bind: &wgpu::BindGroup,
     items: u32,
 ) {
-    let (x, y) = ctx.grid(items);
+    dispatch_workgroups(ctx, encoder, pipeline, bind, items.div_ceil(WORKGROUP));
+}
+
+/// Dispatches `pipeline` with one bind group over `groups` workgroups (one per problem, for
+/// the kernels that give a problem a workgroup).
+pub fn dispatch_workgroups(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    pipeline: &wgpu::ComputePipeline,
+    bind: &wgpu::BindGroup,
+    groups: u32,
+) {
+    let (x, y) = ctx.grid(groups);
     let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
         label: None,
         timestamp_writes: None,
