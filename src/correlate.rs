@@ -126,13 +126,30 @@ pub struct ReplayResult {
     pub epochs: Vec<Epoch>,
 }
 
-/// Wall-clock seconds per stage.
+/// Wall-clock seconds per stage. On the GPU backend one submission propagates, gates,
+/// assigns and merges, so `propagate` is 0 and `associate` holds that submission (upload,
+/// kernels, read-back); `gpu_kernels` then gives each kernel's own GPU time from timestamp
+/// queries, or is `None` where the adapter has none (wall clock only).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct StageTimes {
     pub propagate: f64,
     pub associate: f64,
     pub hysteresis: f64,
     pub fuse: f64,
+    pub gpu_kernels: Option<crate::gpu::timing::KernelTimes>,
+}
+
+impl StageTimes {
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: &StageTimes) {
+        self.propagate += other.propagate;
+        self.associate += other.associate;
+        self.hysteresis += other.hysteresis;
+        self.fuse += other.fuse;
+        if let Some(k) = &other.gpu_kernels {
+            self.gpu_kernels.get_or_insert_default().add(k);
+        }
+    }
 }
 
 /// The result of a run.

@@ -202,6 +202,63 @@ pub fn solve_chol(l: &Mat6, b: &Vec6, dim: usize) -> Vec6 {
     backward(l, &forward(l, b, dim), dim)
 }
 
+/// Sweeps of the cyclic Jacobi method: a 6×6 matrix converges (quadratically) in 5 or 6.
+pub const JACOBI_SWEEPS: usize = 8;
+
+/// Eigenvalues of the symmetric matrix `a`, unsorted, by cyclic Jacobi rotations (the GPU
+/// twin is `jacobi_eigenvalues` in shaders/fusion.wgsl). A rotation is skipped when its
+/// off-diagonal entry is negligible against its diagonal pair.
+pub fn jacobi_eigenvalues(a: &Mat6) -> Vec6 {
+    let mut a = *a;
+    for _ in 0..JACOBI_SWEEPS {
+        for p in 0..N - 1 {
+            for q in p + 1..N {
+                let apq = a[p][q];
+                if apq.abs() <= 1e-15 * (a[p][p].abs() + a[q][q].abs()) {
+                    continue;
+                }
+                // tan of the rotation angle, the smaller root (stable form).
+                let theta = (a[q][q] - a[p][p]) / (2.0 * apq);
+                let t = if theta.abs() > 1e10 {
+                    0.5 / theta
+                } else {
+                    let sign = if theta >= 0.0 { 1.0 } else { -1.0 };
+                    sign / (theta.abs() + (theta * theta + 1.0).sqrt())
+                };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                // A ← Jᵀ A J: columns p and q, then rows p and q.
+                for k in 0..N {
+                    let (akp, akq) = (a[k][p], a[k][q]);
+                    a[k][p] = c * akp - s * akq;
+                    a[k][q] = s * akp + c * akq;
+                }
+                for k in 0..N {
+                    let (apk, aqk) = (a[p][k], a[q][k]);
+                    a[p][k] = c * apk - s * aqk;
+                    a[q][k] = s * apk + c * aqk;
+                }
+                a[p][q] = 0.0;
+                a[q][p] = 0.0;
+            }
+        }
+    }
+    std::array::from_fn(|i| a[i][i])
+}
+
+/// Eigenvalues of the pencil `(b, a)` for symmetric positive definite `a`, `b`: the
+/// eigenvalues of `a⁻¹ b`, computed as those of `L⁻¹ b L⁻ᵀ` (`a = L Lᵀ`), which is
+/// symmetric.
+pub fn relative_eigenvalues(a: &Mat6, b: &Mat6) -> Result<Vec6> {
+    let l = cholesky(a, N)?;
+    // X = L⁻¹ b column by column; then L⁻¹ Xᵀ = L⁻¹ b L⁻ᵀ (b is symmetric).
+    let x = transpose(&std::array::from_fn(|j| {
+        forward(&l, &std::array::from_fn(|i| b[i][j]), N)
+    }));
+    let m: Mat6 = std::array::from_fn(|j| forward(&l, &x[j], N));
+    Ok(jacobi_eigenvalues(&symmetrize(&m)))
+}
+
 /// Largest eigenvalue of the leading 3×3 (position) block by power iteration; used for
 /// error-ellipse sizes, where a few digits are enough.
 pub fn max_eigen3(a: &Mat6) -> f64 {
@@ -270,5 +327,41 @@ mod tests {
         let mut a = spd();
         a[2][2] = -1.0;
         assert!(matches!(cholesky(&a, N), Err(Error::Numeric(_))));
+    }
+
+    #[test]
+    fn jacobi_eigenvalues_match_characteristic_values() {
+        // Eigenvalues of a similarity transform of a known diagonal: Q diag Qᵀ with a
+        // product of rotations Q.
+        let d = [0.5, 1.0, 2.0, 3.0, 7.0, 11.0];
+        let mut q = identity6();
+        for (p, r, angle) in [
+            (0, 1, 0.3),
+            (1, 4, -1.1),
+            (2, 5, 0.7),
+            (0, 3, 2.0),
+            (3, 4, 0.2),
+        ] {
+            let mut j = identity6();
+            let (c, s): (f64, f64) = (f64::cos(angle), f64::sin(angle));
+            j[p][p] = c;
+            j[r][r] = c;
+            j[p][r] = -s;
+            j[r][p] = s;
+            q = mul(&q, &j);
+        }
+        let mut diag = ZERO6;
+        for i in 0..N {
+            diag[i][i] = d[i];
+        }
+        let a = congruence(&q, &diag);
+        let mut e = jacobi_eigenvalues(&a);
+        e.sort_by(f64::total_cmp);
+        for i in 0..N {
+            assert!((e[i] - d[i]).abs() < 1e-12, "{e:?}");
+        }
+        // The pencil (2a, a) has every eigenvalue 2.
+        let r = relative_eigenvalues(&a, &scale(&a, 2.0)).unwrap();
+        assert!(r.iter().all(|v| (v - 2.0).abs() < 1e-12), "{r:?}");
     }
 }

@@ -367,12 +367,19 @@ impl AuctionKernel {
     pub fn record(
         &self,
         ctx: &GpuContext,
-        encoder: &mut wgpu::CommandEncoder,
+        rec: &mut super::Recorder,
         buffers: [&wgpu::Buffer; 6],
         problem_count: u32,
     ) {
         let bind = ctx.bind(&self.pipeline, &buffers);
-        super::dispatch_workgroups(ctx, encoder, &self.pipeline, &bind, problem_count);
+        super::dispatch_workgroups(
+            ctx,
+            rec,
+            super::Kernel::Assign,
+            &self.pipeline,
+            &bind,
+            problem_count,
+        );
     }
 
     /// Solves `problems` on the GPU: one batch per set of problems that fits the adapter's

@@ -109,12 +109,12 @@ impl AssociationKernels {
     pub fn record_gate(
         &self,
         ctx: &GpuContext,
-        encoder: &mut wgpu::CommandEncoder,
+        rec: &mut super::Recorder,
         buffers: [&wgpu::Buffer; 8],
         problems: u32,
     ) {
         let bind = ctx.bind(&self.gate, &buffers);
-        dispatch_workgroups(ctx, encoder, &self.gate, &bind, problems);
+        dispatch_workgroups(ctx, rec, super::Kernel::Gate, &self.gate, &bind, problems);
     }
 
     /// Merge: bindings params, problems, tracks, track_dim, assignment, clusters,
@@ -122,12 +122,12 @@ impl AssociationKernels {
     pub fn record_merge(
         &self,
         ctx: &GpuContext,
-        encoder: &mut wgpu::CommandEncoder,
+        rec: &mut super::Recorder,
         buffers: [&wgpu::Buffer; 10],
         rows: u32,
     ) {
         let bind = ctx.bind(&self.merge, &buffers);
-        dispatch(ctx, encoder, &self.merge, &bind, rows);
+        dispatch(ctx, rec, super::Kernel::Merge, &self.merge, &bind, rows);
     }
 
     /// Fuse: the groups' members, one per dispatch (`max_members` dispatches). Bindings
@@ -136,7 +136,7 @@ impl AssociationKernels {
     pub fn record_fuse(
         &self,
         ctx: &GpuContext,
-        encoder: &mut wgpu::CommandEncoder,
+        rec: &mut super::Recorder,
         params: FuseParams,
         buffers: [&wgpu::Buffer; 4],
         max_members: u32,
@@ -151,7 +151,14 @@ impl AssociationKernels {
                 &self.fuse,
                 &[&p, buffers[0], buffers[1], buffers[2], buffers[3]],
             );
-            dispatch(ctx, encoder, &self.fuse, &bind, params.count);
+            dispatch(
+                ctx,
+                rec,
+                super::Kernel::Fuse,
+                &self.fuse,
+                &bind,
+                params.count,
+            );
             held.push(p);
         }
         Ok(held)

@@ -97,10 +97,7 @@ impl GpuBackend {
                 &gate,
                 trace.as_deref_mut(),
             )?;
-            times.propagate += t.propagate;
-            times.associate += t.associate;
-            times.hysteresis += t.hysteresis;
-            times.fuse += t.fuse;
+            times.add(&t);
             replays.extend(results);
             start = end;
             progress(replays.len(), inputs.len());
@@ -399,7 +396,7 @@ impl GpuBackend {
         }
         let first_outcome = read.len();
         read.extend(outcome_buffers.iter().map(|(b, _)| b));
-        let bytes = ctx.submit_and_read(encoder, &read)?;
+        let (bytes, kernel_times) = ctx.submit_and_read_timed(encoder, &read)?;
         drop(keep_alive);
         for ((_, n), b) in outcome_buffers.iter().zip(&bytes[first_outcome..]) {
             let outcomes: Vec<GpuOutcome> = cast_vec(b);
@@ -482,8 +479,13 @@ impl GpuBackend {
             [&b_groups, &b_members, &b_tracks, &b_fused],
             max_members,
         )?;
-        let bytes = ctx.submit_and_read(encoder, &[&b_fused])?;
+        let (bytes, fuse_times) = ctx.submit_and_read_timed(encoder, &[&b_fused])?;
         drop(held);
+        if let (Some(a), Some(f)) = (kernel_times, fuse_times) {
+            let mut k = a;
+            k.add(&f);
+            times.gpu_kernels = Some(k);
+        }
         let fused: Vec<GpuTrack> = cast_vec(&bytes[0]);
         times.fuse += t0.elapsed().as_secs_f64();
 

@@ -11,10 +11,12 @@ pub mod assign;
 pub mod associate;
 pub mod correlate;
 pub mod propagate;
+pub mod timing;
 
 use crate::error::{Error, Result};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
+use timing::{Kernel, KernelTimes, Recorder};
 use wgpu::util::DeviceExt;
 
 /// WGSL shared by the kernels (small linear algebra, indexing helpers); prepended to each.
@@ -299,14 +301,29 @@ impl GpuContext {
         }
     }
 
-    /// Copies `buffers` (each its whole size) to staging buffers after `encoder`'s work,
+    /// Copies `buffers` (each its whole size) to staging buffers after `rec`'s work,
     /// submits once, waits, and returns their bytes.
     pub fn submit_and_read(
         &self,
-        mut encoder: wgpu::CommandEncoder,
+        rec: Recorder,
         buffers: &[&wgpu::Buffer],
     ) -> Result<Vec<Vec<u8>>> {
-        let staging: Vec<wgpu::Buffer> = buffers
+        Ok(self.submit_and_read_timed(rec, buffers)?.0)
+    }
+
+    /// [`Self::submit_and_read`], also returning the GPU time of each kernel when the
+    /// adapter has timestamp queries (read back with the buffers, no extra round trip).
+    pub fn submit_and_read_timed(
+        &self,
+        rec: Recorder,
+        buffers: &[&wgpu::Buffer],
+    ) -> Result<(Vec<Vec<u8>>, Option<KernelTimes>)> {
+        let (mut encoder, timestamps) = rec.finish_timing(self);
+        let mut sources: Vec<&wgpu::Buffer> = buffers.to_vec();
+        if let Some((resolved, _)) = &timestamps {
+            sources.push(resolved);
+        }
+        let staging: Vec<wgpu::Buffer> = sources
             .iter()
             .map(|b| {
                 // MAP_READ buffers cannot be storage: copy into a separate staging buffer.
@@ -339,42 +356,51 @@ impl GpuContext {
                 .map_err(|e| Error::Gpu(format!("reading back: {e}")))?;
             out.push(view.to_vec());
         }
-        Ok(out)
+        let times = match timestamps {
+            Some((_, passes)) => {
+                let bytes = out.pop().unwrap_or_default();
+                Some(timing::kernel_times(
+                    &bytes,
+                    &passes,
+                    self.queue.get_timestamp_period(),
+                ))
+            }
+            None => None,
+        };
+        Ok((out, times))
     }
 
-    pub fn encoder(&self) -> wgpu::CommandEncoder {
-        self.device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("trackcorr"),
-            })
+    /// The recorder of a new submission (its passes timed when the adapter allows).
+    pub fn encoder(&self) -> Recorder {
+        Recorder::new(self)
     }
 }
 
-/// Dispatches `pipeline` with one bind group over `items` threads of [`WORKGROUP`].
+/// Dispatches `pipeline` (running `kernel`) with one bind group over `items` threads of
+/// [`WORKGROUP`].
 pub fn dispatch(
     ctx: &GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
+    rec: &mut Recorder,
+    kernel: Kernel,
     pipeline: &wgpu::ComputePipeline,
     bind: &wgpu::BindGroup,
     items: u32,
 ) {
-    dispatch_workgroups(ctx, encoder, pipeline, bind, items.div_ceil(WORKGROUP));
+    dispatch_workgroups(ctx, rec, kernel, pipeline, bind, items.div_ceil(WORKGROUP));
 }
 
 /// Dispatches `pipeline` with one bind group over `groups` workgroups (one per problem, for
-/// the kernels that give a problem a workgroup).
+/// the kernels that give a problem a workgroup), in a pass of its own.
 pub fn dispatch_workgroups(
     ctx: &GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
+    rec: &mut Recorder,
+    kernel: Kernel,
     pipeline: &wgpu::ComputePipeline,
     bind: &wgpu::BindGroup,
     groups: u32,
 ) {
     let (x, y) = ctx.grid(groups);
-    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-        label: None,
-        timestamp_writes: None,
-    });
+    let mut pass = rec.pass(ctx, kernel);
     pass.set_pipeline(pipeline);
     pass.set_bind_group(0, bind, &[]);
     pass.dispatch_workgroups(x, y, 1);

@@ -59,12 +59,19 @@ impl Propagator {
     pub fn record(
         &self,
         ctx: &GpuContext,
-        encoder: &mut wgpu::CommandEncoder,
+        rec: &mut super::Recorder,
         buffers: [&wgpu::Buffer; 4],
         count: u32,
     ) {
         let bind = ctx.bind(&self.pipeline, &buffers);
-        dispatch(ctx, encoder, &self.pipeline, &bind, count);
+        dispatch(
+            ctx,
+            rec,
+            super::Kernel::Propagate,
+            &self.pipeline,
+            &bind,
+            count,
+        );
     }
 
     /// Uploads, runs and reads back one batch (for tests and benchmarks).
