@@ -43,8 +43,32 @@ pub struct EpochParams {
     pub solver: assign::Solver,
 }
 
+/// One stage of an epoch's association as [`associate_epoch_traced`] records it: a sensor's
+/// tracks (rows) against the clusters made so far (columns).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StageTrace {
+    /// Index in the epoch of the stage's first track.
+    pub first: usize,
+    pub rows: usize,
+    pub cols: usize,
+    /// `d² / gate` of every pair, gated or not (row-major): the cost where it is ≤ 1.
+    pub ratio: Vec<f64>,
+    /// The column chosen for each row.
+    pub assignment: Vec<Option<usize>>,
+}
+
 /// Clusters the tracks of one epoch (sorted by sensor); returns a cluster index per track.
 pub fn associate_epoch(tracks: &[EpochTrack], params: &EpochParams) -> Result<Vec<u32>> {
+    associate_epoch_traced(tracks, params, None)
+}
+
+/// [`associate_epoch`], also recording each stage's problem and assignment when `trace`
+/// is given (for `verify`).
+pub fn associate_epoch_traced(
+    tracks: &[EpochTrack],
+    params: &EpochParams,
+    mut trace: Option<&mut Vec<StageTrace>>,
+) -> Result<Vec<u32>> {
     let mut cluster_of = vec![u32::MAX; tracks.len()];
     // Each cluster's fused estimate and the gate dimension it supports.
     let mut clusters: Vec<(Vec6, Mat6, usize)> = Vec::new();
@@ -64,6 +88,7 @@ pub fn associate_epoch(tracks: &[EpochTrack], params: &EpochParams) -> Result<Ve
             // whatever the dimension of the test.
             let cols = clusters.len();
             let mut cost = vec![f64::INFINITY; rows.len() * cols];
+            let mut ratio = Vec::new();
             for (i, t) in rows.iter().enumerate() {
                 for (j, c) in clusters.iter().enumerate() {
                     let dim = (t.dim as usize).min(c.2);
@@ -71,6 +96,9 @@ pub fn associate_epoch(tracks: &[EpochTrack], params: &EpochParams) -> Result<Ve
                     let g = params.gate.threshold(dim);
                     if d2 <= g {
                         cost[i * cols + j] = d2 / g;
+                    }
+                    if trace.is_some() {
+                        ratio.push(d2 / g);
                     }
                 }
             }
@@ -80,7 +108,17 @@ pub fn associate_epoch(tracks: &[EpochTrack], params: &EpochParams) -> Result<Ve
                 cost,
                 miss: Some(1.0),
             };
-            assign::solve(&problem, params.solver)?.row_to_col
+            let assignment = assign::solve(&problem, params.solver)?.row_to_col;
+            if let Some(trace) = trace.as_deref_mut() {
+                trace.push(StageTrace {
+                    first: start,
+                    rows: rows.len(),
+                    cols,
+                    ratio,
+                    assignment: assignment.clone(),
+                });
+            }
+            assignment
         };
         let before = clusters.len();
         for (i, t) in rows.iter().enumerate() {

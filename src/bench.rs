@@ -29,6 +29,9 @@ pub struct BenchReport {
     pub reports: usize,
     pub epochs: usize,
     pub pair_tests: u64,
+    /// Where the GPU stage times come from: "timestamp queries" (each kernel's GPU time) or
+    /// "wall clock" (submissions only); `None` without a GPU run.
+    pub gpu_timing: Option<&'static str>,
     pub rows: Vec<Row>,
 }
 
@@ -101,7 +104,31 @@ fn rows_of(
     v.push(row("hysteresis", t.hysteresis, c.3 as u64, "epochs"));
     v.push(row("fuse", t.fuse, c.2, "system tracks"));
     v.push(row("total", total, c.3 as u64, "epochs"));
+    // GPU time of each kernel (timestamp queries), where the adapter has them.
+    if let Some(k) = &t.gpu_kernels {
+        v.push(row("propagate kernel", k.propagate, c.0, "propagations"));
+        v.push(row("gate kernel", k.gate, c.1, "pair tests"));
+        v.push(row("assign kernel", k.assign, c.1, "pair tests"));
+        v.push(row("merge kernel", k.merge, c.0, "tracks"));
+        v.push(row(
+            "associate kernels",
+            k.gate + k.assign + k.merge,
+            c.1,
+            "pair tests",
+        ));
+        v.push(row("fuse kernel", k.fuse, c.2, "system tracks"));
+    }
     v
+}
+
+/// The CPU stage a GPU row is compared with.
+fn cpu_counterpart(stage: &str) -> &str {
+    match stage {
+        "propagate kernel" => "propagate",
+        "gate kernel" | "assign kernel" | "merge kernel" | "associate kernels" => "associate",
+        "fuse kernel" => "fuse",
+        s => s,
+    }
 }
 
 /// Times `set` on the CPU and, when given, on the GPU.
@@ -111,6 +138,7 @@ pub fn bench_pipeline(set: &ReportSet, cfg: &Config, gpu: Option<&Engine>) -> Re
     let cpu_total = t0.elapsed().as_secs_f64();
     let c = counts(&cpu);
     let mut rows = rows_of("cpu", &cpu.times, cpu_total, c, false);
+    let mut gpu_timing = None;
     if let Some(engine) = gpu {
         let name = match engine {
             Engine::Gpu(g) => format!("gpu ({})", g.ctx.adapter.name),
@@ -121,9 +149,17 @@ pub fn bench_pipeline(set: &ReportSet, cfg: &Config, gpu: Option<&Engine>) -> Re
         let t0 = Instant::now();
         let g = engine.correlate(set, cfg, |_, _| {})?;
         let total = t0.elapsed().as_secs_f64();
+        gpu_timing = Some(if g.times.gpu_kernels.is_some() {
+            "timestamp queries"
+        } else {
+            "wall clock"
+        });
         let mut grows = rows_of(&name, &g.times, total, c, true);
         for r in &mut grows {
-            if let Some(cr) = rows.iter().find(|x| x.stage == r.stage) {
+            // Kernel rows against the CPU stage they do (the gate kernel alone against the
+            // CPU's whole association: an upper bound of its share).
+            let stage = cpu_counterpart(r.stage);
+            if let Some(cr) = rows.iter().find(|x| x.stage == stage) {
                 r.gpu_speedup = (r.seconds > 0.0).then(|| cr.seconds / r.seconds);
             }
         }
@@ -134,6 +170,7 @@ pub fn bench_pipeline(set: &ReportSet, cfg: &Config, gpu: Option<&Engine>) -> Re
         reports: set.reports.len(),
         epochs: c.3,
         pair_tests: c.1,
+        gpu_timing,
         rows,
     })
 }
@@ -141,11 +178,13 @@ pub fn bench_pipeline(set: &ReportSet, cfg: &Config, gpu: Option<&Engine>) -> Re
 /// The table.
 pub fn table(r: &BenchReport) -> String {
     let mut s = format!(
-        "{} replays, {} reports, {} epochs, {} pair tests\n{:<20} {:<28} {:>10} {:>14} {:>14} {:>9}\n",
+        "{} replays, {} reports, {} epochs, {} pair tests{}\n{:<20} {:<40} {:>10} {:>14} {:>14} {:>9}\n",
         r.replays,
         r.reports,
         r.epochs,
         r.pair_tests,
+        r.gpu_timing
+            .map_or(String::new(), |t| format!("; GPU stage times from {t}")),
         "stage",
         "backend",
         "seconds",
@@ -156,7 +195,7 @@ pub fn table(r: &BenchReport) -> String {
     for row in &r.rows {
         let _ = writeln!(
             s,
-            "{:<20} {:<28} {:>10.4} {:>14.4e} {:>14} {:>9}",
+            "{:<20} {:<40} {:>10.4} {:>14.4e} {:>14} {:>9}",
             row.stage,
             row.backend,
             row.seconds,

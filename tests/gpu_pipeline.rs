@@ -134,3 +134,75 @@ fn a_batch_equals_its_replays_run_one_by_one_and_chunking_changes_nothing() {
     let cpu = trackcorr::correlate::correlate(&set, &cfg).unwrap();
     assert_eq!(decisions(&cpu), decisions(&batch));
 }
+
+/// `correlate --backend gpu` and `--backend cpu`, as a user runs them: the same
+/// `associations.csv`, byte for byte, and a `summary.json` that names the adapter and,
+/// where it has timestamp queries, each kernel's GPU time.
+#[test]
+fn correlate_writes_the_same_associations_on_both_backends() {
+    if backend(&GpuOptions::default()).is_none() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("trackcorr-backends-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_trackcorr"))
+            .current_dir(std::env::temp_dir())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let d = dir.to_str().unwrap();
+    let input = format!("{d}/in");
+    run(&[
+        "generate",
+        "--seed",
+        "2",
+        "--replays",
+        "3",
+        "--duration",
+        "300",
+        "--out",
+        &input,
+    ]);
+    let mut outputs = Vec::new();
+    for b in ["gpu", "cpu"] {
+        let out = format!("{d}/{b}");
+        run(&[
+            "correlate",
+            "--reports",
+            &format!("{input}/reports.csv"),
+            "--sensors",
+            &format!("{input}/sensors.csv"),
+            "--backend",
+            b,
+            "--out",
+            &out,
+        ]);
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(format!("{out}/summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(summary["backend"]["name"], b);
+        let kernels = &summary["timing"]["stages_s"]["gpu_kernels"];
+        if b == "gpu" {
+            let adapter = &summary["backend"]["adapter"];
+            assert!(adapter["name"].as_str().is_some_and(|n| !n.is_empty()));
+            if adapter["timestamp_queries"] == true {
+                for k in ["propagate", "gate", "assign", "merge", "fuse"] {
+                    assert!(kernels[k].as_f64().is_some_and(|t| t > 0.0), "{kernels}");
+                }
+            }
+        } else {
+            assert!(kernels.is_null());
+        }
+        outputs.push(std::fs::read(format!("{out}/associations.csv")).unwrap());
+    }
+    assert!(outputs[0].len() > 1000);
+    assert!(outputs[0] == outputs[1], "associations.csv differs");
+    let _ = std::fs::remove_dir_all(&dir);
+}
