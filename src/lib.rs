@@ -17,6 +17,7 @@ pub mod fuse;
 pub mod gate;
 pub mod geo;
 pub mod gpu;
+pub mod history;
 pub mod io;
 pub mod linalg;
 pub mod metrics;

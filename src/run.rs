@@ -4,6 +4,7 @@ use crate::correlate::{self, Config, Correlation};
 use crate::error::Result;
 use crate::gpu::correlate::GpuBackend;
 use crate::gpu::{AdapterSummary, GpuContext, GpuOptions};
+use crate::history;
 use crate::io::{self, ReportSet};
 use crate::metrics::{self, Metrics, gospa::GospaParams};
 use crate::output::Counts;
@@ -197,4 +198,143 @@ pub fn network_subset(set: &ReportSet, network: usize) -> ReportSet {
         sensors: set.sensors.clone(),
         full_covariance: set.full_covariance,
     }
+}
+
+/// Options of `trackcorr history` beyond the counting parameters.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct HistoryOptions {
+    pub params: history::HistoryParams,
+    /// Resample every track on epochs this many seconds apart (for reports that are not
+    /// synchronised between sensors); `None`: the report times as they are.
+    pub epoch_interval: Option<f64>,
+    /// Propagation used for resampling.
+    pub propagation: crate::propagate::Propagation,
+    pub max_age: Option<f64>,
+    /// Replays per GPU submission.
+    pub chunk_replays: usize,
+}
+
+/// `summary.json` of `trackcorr history`.
+#[derive(Clone, Debug, Serialize)]
+pub struct HistorySummary {
+    pub trackcorr_version: &'static str,
+    pub backend: Backend,
+    pub reports: PathBuf,
+    pub sensors: Option<PathBuf>,
+    pub options: HistoryOptions,
+    pub counts: history::HistoryCounts,
+    /// Associated track pairs and their time ranges (rows of the CSV).
+    pub associations: usize,
+    pub time_ranges: usize,
+    /// Against the reports' `truth` labels, when they have them.
+    pub score: Option<history::HistoryScore>,
+    pub timing: HistoryTiming,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct HistoryTiming {
+    pub read_s: f64,
+    pub resample_s: f64,
+    /// Counting (and, on the GPU, upload and read-back) plus deconfliction.
+    pub associate_s: f64,
+    /// GPU time of the counting kernel from timestamp queries, where the adapter has them.
+    pub gpu_kernels: Option<crate::gpu::timing::KernelTimes>,
+    pub total_s: f64,
+}
+
+/// A finished `history` run.
+pub struct HistoryRun {
+    pub histories: Vec<history::ReplayHistory>,
+    pub result: Vec<history::ReplayAssociations>,
+    pub sensors: crate::model::SensorTable,
+    pub summary: HistorySummary,
+}
+
+/// Reads reports, builds the track histories and associates them on the chosen backend.
+/// `auto` runs on a GPU only when the adapter is not a CPU implementation.
+pub fn history_files(
+    reports_path: &std::path::Path,
+    sensors_path: Option<&std::path::Path>,
+    opts: &HistoryOptions,
+    choice: BackendChoice,
+    gpu: &GpuOptions,
+) -> Result<HistoryRun> {
+    opts.params.validate()?;
+    let start = Instant::now();
+    let sensors = sensors_path.map(io::read_sensors).transpose()?;
+    let set = io::read_reports(reports_path, sensors.as_ref())?;
+    let read_s = start.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    let histories = match opts.epoch_interval {
+        None => history::from_reports(&set.reports, reports_path)?,
+        Some(dt) => history::resampled(&set.reports, dt, &opts.propagation, opts.max_age)?,
+    };
+    let resample_s = t0.elapsed().as_secs_f64();
+    let (ctx, note) = match choice {
+        BackendChoice::Cpu => (None, None),
+        BackendChoice::Gpu => (Some(GpuContext::new(gpu)?), None),
+        BackendChoice::Auto => match GpuContext::new(gpu) {
+            Ok(ctx) if ctx.is_cpu_device() => (
+                None,
+                Some(format!(
+                    "the only adapter, {}, is a CPU implementation; running on the CPU \
+                     backend (--backend gpu forces it)",
+                    ctx.adapter.name
+                )),
+            ),
+            Ok(ctx) => (Some(ctx), None),
+            Err(e) => (
+                None,
+                Some(format!("no usable GPU ({e}); running on the CPU")),
+            ),
+        },
+    };
+    let t0 = Instant::now();
+    let (result, counts, gpu_kernels) = match &ctx {
+        None => {
+            let (r, c) = history::associate_cpu(&histories, &opts.params)?;
+            (r, c, None)
+        }
+        Some(ctx) => crate::gpu::history::Counter::new(ctx)?.associate(
+            ctx,
+            &histories,
+            &opts.params,
+            opts.chunk_replays,
+        )?,
+    };
+    let associate_s = t0.elapsed().as_secs_f64();
+    let backend = Backend {
+        name: if ctx.is_some() { "gpu" } else { "cpu" },
+        threads: rayon::current_num_threads(),
+        adapter: ctx.as_ref().map(|c| c.adapter.clone()),
+        note,
+    };
+    let summary = HistorySummary {
+        trackcorr_version: env!("CARGO_PKG_VERSION"),
+        backend,
+        reports: reports_path.to_path_buf(),
+        sensors: sensors_path.map(|p| p.to_path_buf()),
+        options: *opts,
+        counts,
+        associations: result.iter().map(|r| r.pairs.len()).sum(),
+        time_ranges: result
+            .iter()
+            .flat_map(|r| &r.pairs)
+            .map(|p| p.ranges.len())
+            .sum(),
+        score: history::score(&histories, &result),
+        timing: HistoryTiming {
+            read_s,
+            resample_s,
+            associate_s,
+            gpu_kernels,
+            total_s: start.elapsed().as_secs_f64(),
+        },
+    };
+    Ok(HistoryRun {
+        histories,
+        result,
+        sensors: set.sensors,
+        summary,
+    })
 }

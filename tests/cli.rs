@@ -635,3 +635,68 @@ fn bench_assign() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn history(s: &Scenario, out: &Path, extra: &[&str]) -> Output {
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "history".as_ref(),
+        "--reports".as_ref(),
+        s.reports.as_os_str(),
+        "--sensors".as_ref(),
+        s.sensors.as_os_str(),
+        "--backend".as_ref(),
+        "cpu".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    trackcorr(&args)
+}
+
+#[test]
+fn history_writes_associations_and_summary() {
+    let s = Scenario::new("history_writes");
+    let out = s.dir.join("history");
+    let output = history(&s, &out, &["--epoch-interval", "2", "--one-to-one"]);
+    assert_success(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("purity"), "{stderr}");
+    let csv = std::fs::read_to_string(out.join("history_associations.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("replay,sensor_a,track_a,sensor_b,track_b,start,end")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(rows.len() > 5, "{csv}");
+    for r in &rows {
+        assert_ne!(r[1], r[3], "a sensor associated with itself: {r:?}");
+        let (start, end): (f64, f64) = (r[5].parse().unwrap(), r[6].parse().unwrap());
+        assert!(start <= end && start % 2.0 == 0.0, "{r:?}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["backend"]["name"], "cpu");
+    assert_eq!(summary["options"]["params"]["one_to_one"], true);
+    assert_eq!(summary["time_ranges"], rows.len());
+    assert!(
+        summary["score"]["purity"].as_f64().unwrap() > 0.9,
+        "{summary}"
+    );
+
+    // On the raw report times the sensors share almost no timestamp: say so.
+    let raw = s.dir.join("history-raw");
+    let output = history(&s, &raw, &[]);
+    assert_success(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--epoch-interval"), "{stderr}");
+
+    // Bad options: a clean error and no output folder.
+    let bad = s.dir.join("history-bad");
+    let stderr = assert_clean_failure(&history(&s, &bad, &["--confirm", "0"]));
+    assert!(
+        stderr.contains("--confirm and --misses must be at least 1"),
+        "{stderr}"
+    );
+    assert!(!bad.exists());
+    assert_no_partial(&s.dir);
+}

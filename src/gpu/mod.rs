@@ -10,6 +10,7 @@
 pub mod assign;
 pub mod associate;
 pub mod correlate;
+pub mod history;
 pub mod propagate;
 pub mod timing;
 

@@ -17,6 +17,8 @@ pub enum Kernel {
     Assign,
     Merge,
     Fuse,
+    /// The counting technique of `trackcorr history`.
+    Count,
 }
 
 /// Seconds of GPU time per kernel, summed over passes (from timestamp queries).
@@ -27,6 +29,13 @@ pub struct KernelTimes {
     pub assign: f64,
     pub merge: f64,
     pub fuse: f64,
+    /// `trackcorr history` only (left out of `correlate`'s summary).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub count: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl KernelTimes {
@@ -37,6 +46,7 @@ impl KernelTimes {
             Kernel::Assign => &mut self.assign,
             Kernel::Merge => &mut self.merge,
             Kernel::Fuse => &mut self.fuse,
+            Kernel::Count => &mut self.count,
         }
     }
 
@@ -47,10 +57,11 @@ impl KernelTimes {
         self.assign += other.assign;
         self.merge += other.merge;
         self.fuse += other.fuse;
+        self.count += other.count;
     }
 
     pub fn total(&self) -> f64 {
-        self.propagate + self.gate + self.assign + self.merge + self.fuse
+        self.propagate + self.gate + self.assign + self.merge + self.fuse + self.count
     }
 }
 

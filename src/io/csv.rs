@@ -306,6 +306,7 @@ pub struct OutputDir {
 /// anything else is not replaced.
 const KNOWN_OUTPUTS: &[&str] = &[
     "associations.csv",
+    "history_associations.csv",
     "system_tracks.csv",
     "summary.json",
     "sensors.csv",

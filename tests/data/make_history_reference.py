@@ -13,10 +13,12 @@
 # HISTORY_REF_ANY_VERSION=1 is set in the environment. It prints the number of
 # cases and the time Stone Soup spent on them to stderr.
 #
-#     /tmp/ssvenv/bin/python tests/data/make_history_reference.py --bench
+#     /tmp/ssvenv/bin/python tests/data/make_history_reference.py --bench DIR
 #
-# writes nothing to stdout; it times Stone Soup on a larger two-source set
-# (50 tracks per source x 600 common timestamps, see bench() below).
+# times Stone Soup on a larger two-source set (50 tracks per source x 600
+# common timestamps, see bench() below) and writes the same tracks as
+# DIR/bench_reports.csv (for `trackcorr history`) and Stone Soup's
+# associations as DIR/bench_stonesoup.csv (trackcorr's output format).
 #
 # What is computed
 # ----------------
@@ -816,7 +818,7 @@ HEADER = """\
 # See tests/data/make_history_reference.py for details."""
 
 
-def bench():
+def bench(out_dir):
     """Two sources, 50 tracks each, 600 common timestamps (1 s apart); every
     object seen by both sources with 9 m noise per axis; threshold 25,
     confirm 3, misses 2; one_to_one off and on."""
@@ -831,6 +833,15 @@ def bench():
             pos = p0[k] + vel[k] * np.arange(n_t)[:, None] + rng.normal(0, 9.0, (n_t, 3))
             tracks.append((k, [(t, *map(float, pos[t])) for t in range(n_t)]))
         srcs.append((s, tracks))
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "bench_reports.csv"), "w") as f:
+        f.write("replay,time,sensor,track,x,y,z,vx,vy,vz,"
+                "cov_x_x,cov_x_y,cov_x_z,cov_y_y,cov_y_z,cov_z_z\n")
+        rows = [(t, s, tid, x, y, z) for s, tracks in srcs
+                for tid, states in tracks for t, x, y, z in states]
+        for t, s, tid, x, y, z in sorted(rows):
+            f.write("0,%d,%s,%d,%s,%s,%s,0,0,0,81,0,0,81,0,81\n"
+                    % (t, s, tid, fmt(x), fmt(y), fmt(z)))
     for o2o in (0, 1):
         c = case("bench", 25.0, 3, 2, o2o, srcs)
         sets, label = build_tracks(c, np.random.default_rng(0))
@@ -839,6 +850,12 @@ def bench():
         r = assoc.associate_tracks(sets[0][1], sets[1][1])
         dt = time.perf_counter() - t0
         n_ranges = sum(len(ranges_of(a.time_range)) for a in r.associations)
+        name = "bench_stonesoup%s.csv" % ("_one_to_one" if o2o else "")
+        with open(os.path.join(out_dir, name), "w") as f:
+            f.write("replay,sensor_a,track_a,sensor_b,track_b,start,end\n")
+            for (s1, i1), (s2, i2), rs in result_lines(r, label):
+                for a, b in rs:
+                    f.write("0,%s,%d,%s,%d,%d,%d\n" % (s1, i1, s2, i2, a, b))
         print("bench: 2 sources x %d tracks x %d timestamps, one_to_one=%d: "
               "%.2f s, %d associations (%d time ranges)"
               % (n_obj, n_t, o2o, dt, len(r), n_ranges), file=sys.stderr)
@@ -849,8 +866,8 @@ def main():
             and os.environ.get("HISTORY_REF_ANY_VERSION") != "1"):
         sys.exit("stonesoup %s installed, data made with %s"
                  % (stonesoup.__version__, EXPECTED_STONESOUP))
-    if sys.argv[1:] == ["--bench"]:
-        bench()
+    if sys.argv[1:2] == ["--bench"] and len(sys.argv) == 3:
+        bench(sys.argv[2])
         return
     rng = np.random.default_rng(SEED)
     cases = hand_cases() + one_to_one_cases() + [three_source_hand_case()]
