@@ -32,7 +32,8 @@ pub fn run_demo(
     })?;
     scenario.write(&dir)?;
     let inputs = Inputs {
-        reports: dir.file("reports.csv"),
+        reports: Some(dir.file("reports.csv")),
+        detections: None,
         sensors: Some(dir.file("sensors.csv")),
         truth: Some(dir.file("truth.csv")),
     };
@@ -48,7 +49,8 @@ pub fn run_demo(
     )?;
     // The files were read from the folder before it got its final name.
     fused.summary.inputs = Inputs {
-        reports: out.join("reports.csv"),
+        reports: Some(out.join("reports.csv")),
+        detections: None,
         sensors: Some(out.join("sensors.csv")),
         truth: Some(out.join("truth.csv")),
     };

@@ -15,7 +15,9 @@ use std::time::Instant;
 /// Input files of `correlate`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Inputs {
-    pub reports: PathBuf,
+    pub reports: Option<PathBuf>,
+    /// Raw detections, tracked first (`correlate --detections`).
+    pub detections: Option<PathBuf>,
     pub sensors: Option<PathBuf>,
     pub truth: Option<PathBuf>,
 }
@@ -126,6 +128,8 @@ pub struct Summary {
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Timing {
     pub read_s: f64,
+    /// Local tracking of raw detections (`--detections`), else 0.
+    pub track_s: f64,
     pub stages_s: correlate::StageTimes,
     pub metrics_s: f64,
     pub total_s: f64,
@@ -155,9 +159,41 @@ pub fn correlate_files(
         .as_deref()
         .map(io::read_sensors)
         .transpose()?;
-    let reports = io::read_reports(&inputs.reports, sensors.as_ref())?;
+    let mut track_s = 0.0;
+    let reports = match (&inputs.reports, &inputs.detections, sensors) {
+        (Some(r), None, sensors) => io::read_reports(r, sensors.as_ref())?,
+        (None, Some(d), Some(sensors)) => {
+            let detections = io::read_detections(d, &sensors)?;
+            let t0 = Instant::now();
+            let reports = crate::track::track_cpu(
+                &detections,
+                &sensors,
+                &crate::track::TrackerParams::default(),
+            )?;
+            track_s = t0.elapsed().as_secs_f64();
+            if reports.is_empty() {
+                return Err(crate::Error::Config(format!(
+                    "{}: no confirmed track came out of the detections",
+                    d.display()
+                )));
+            }
+            ReportSet {
+                reports,
+                sensors,
+                full_covariance: true,
+            }
+        }
+        (None, Some(_), None) => {
+            return Err(crate::Error::Config("--detections needs --sensors".into()));
+        }
+        _ => {
+            return Err(crate::Error::Config(
+                "give either --reports or --detections".into(),
+            ));
+        }
+    };
     let truth = inputs.truth.as_deref().map(io::read_truth).transpose()?;
-    let read_s = start.elapsed().as_secs_f64();
+    let read_s = start.elapsed().as_secs_f64() - track_s;
     let correlation = engine.correlate(&reports, cfg, progress)?;
     let t_metrics = Instant::now();
     let metrics = truth
@@ -173,6 +209,7 @@ pub fn correlate_files(
         counts: Counts::of(&correlation, reports.reports.len()),
         timing: Timing {
             read_s,
+            track_s,
             stages_s: correlation.times,
             metrics_s,
             total_s: start.elapsed().as_secs_f64(),

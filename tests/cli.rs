@@ -700,3 +700,72 @@ fn history_writes_associations_and_summary() {
     assert!(!bad.exists());
     assert_no_partial(&s.dir);
 }
+
+#[test]
+fn track_then_correlate_and_the_whole_chain_in_one_go() {
+    let s = Scenario::new("track_chain");
+    let detections = s.dir.join("scenario").join("detections.csv");
+    let tracked = s.dir.join("tracked");
+    let output = trackcorr(&[
+        "track".as_ref(),
+        "--detections".as_ref(),
+        detections.as_os_str(),
+        "--sensors".as_ref(),
+        s.sensors.as_os_str(),
+        "--out".as_ref(),
+        tracked.as_os_str(),
+    ]);
+    assert_success(&output);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tracked.join("summary.json")).unwrap())
+            .unwrap();
+    assert!(
+        summary["counts"]["local_tracks"].as_u64().unwrap() >= 8,
+        "{summary}"
+    );
+    // Its reports.csv is what correlate reads...
+    let two_step = s.dir.join("two-step");
+    assert_success(&correlate(
+        &tracked.join("reports.csv"),
+        &s.sensors,
+        &s.truth,
+        &two_step,
+    ));
+    // ...and correlate --detections runs both at once, with the same associations (the
+    // system tracks differ in the last digits: reports.csv rounds the states).
+    let one_go = s.dir.join("one-go");
+    let output = trackcorr(&[
+        "correlate".as_ref(),
+        "--detections".as_ref(),
+        detections.as_os_str(),
+        "--sensors".as_ref(),
+        s.sensors.as_os_str(),
+        "--truth".as_ref(),
+        s.truth.as_os_str(),
+        "--backend".as_ref(),
+        "cpu".as_ref(),
+        "--out".as_ref(),
+        one_go.as_os_str(),
+    ]);
+    assert_success(&output);
+    let read = |d: &Path| std::fs::read_to_string(d.join("associations.csv")).unwrap();
+    assert!(read(&two_step) == read(&one_go), "associations.csv differ");
+
+    // A detection from a sensor the table does not know: located error, no output.
+    let (text, column) = Csv::with(&detections, 5, "sensor", "X9");
+    let bad = s.write("bad_detections.csv", text);
+    let out = s.out();
+    let stderr = assert_clean_failure(&trackcorr(&[
+        "track".as_ref(),
+        "--detections".as_ref(),
+        bad.as_os_str(),
+        "--sensors".as_ref(),
+        s.sensors.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]));
+    let expected = format!("{}:5:{column}: unknown sensor `X9`", bad.display());
+    assert!(stderr.contains(&expected), "{stderr}\nexpected {expected}");
+    assert!(!out.exists());
+    assert_no_partial(&s.dir);
+}

@@ -6,7 +6,7 @@ mod reports;
 mod sensors;
 mod truth;
 
-pub use detections::write_detections;
+pub use detections::{read_detections, write_detections};
 pub use reports::{COMPONENTS, ReportSet, cov_column, read_reports, write_reports};
 pub use sensors::{read_sensors, write_sensors};
 pub use truth::{read_truth, write_truth};

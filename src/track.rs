@@ -1,0 +1,659 @@
+//! Local tracking from raw detections (`trackcorr track`): for every sensor of every replay,
+//! independently, scan by scan:
+//!
+//! 1. **predict** every track to the scan time: an interacting multiple model ([`Imm`]) of two
+//!    ballistic filters, one with the high process noise of powered flight (thrust is not in
+//!    the model), one with the low noise of free flight;
+//! 2. **gate** every track against every detection with an extended Kalman filter in range,
+//!    azimuth and elevation (the sensor's noise from `sensors.csv`): the squared Mahalanobis
+//!    distance of the innovation, kept below the chi-square quantile on 3 degrees of freedom;
+//! 3. **assign** detections to tracks by global nearest neighbour (the exact solver, cost the
+//!    distance, a miss costing the gate);
+//! 4. **update** the assigned tracks (EKF, Joseph form);
+//! 5. **initiate** from what is left: a detection that no track took waits one or two scans
+//!    for a second one within reach (two-point initiation, a tentative track), which becomes
+//!    confirmed after `confirm_hits` hits with at most `confirm_window − confirm_hits` misses;
+//! 6. **delete** a confirmed track after `delete_misses` consecutive missed scans.
+//!
+//! Confirmed tracks are reported at every scan of their sensor. No truth is used: the
+//! detections' truth labels only travel with the tracks, for scoring.
+
+use crate::assign::{self, Problem};
+use crate::error::{Error, Result};
+use crate::gate::chi_square_quantile;
+use crate::geo::{self, V3};
+use crate::linalg::{self, Mat6, Vec6};
+use crate::model::{Detection, HAS_VELOCITY_COV, Report, SensorTable};
+use crate::scenario::tracker::{self, Filter, Measurement, Q_BOOST, Q_COAST};
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// Options of the local tracker.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct TrackerParams {
+    /// Gate probability of the chi-square test on the 3-D innovation.
+    pub gate_probability: f64,
+    /// M of M-of-N confirmation (the two initiating detections count).
+    pub confirm_hits: u32,
+    /// N of M-of-N.
+    pub confirm_window: u32,
+    /// Consecutive missed scans that delete a confirmed track.
+    pub delete_misses: u32,
+    /// Largest speed (m/s) two detections of one initiation may imply.
+    pub max_speed: f64,
+    /// Scans a lone detection waits for its second.
+    pub init_scans: u32,
+}
+
+impl Default for TrackerParams {
+    fn default() -> Self {
+        TrackerParams {
+            gate_probability: 0.999,
+            confirm_hits: 3,
+            confirm_window: 4,
+            delete_misses: 3,
+            max_speed: 5000.0,
+            init_scans: 2,
+        }
+    }
+}
+
+impl TrackerParams {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::Config(m.into()));
+        if !(self.gate_probability > 0.0 && self.gate_probability < 1.0) {
+            return bad("--track-gate must be in (0, 1)");
+        }
+        if self.confirm_hits < 2 || self.confirm_window < self.confirm_hits {
+            return bad("M-of-N confirmation needs 2 ≤ M ≤ N");
+        }
+        if self.delete_misses == 0 || self.init_scans == 0 {
+            return bad("--delete-misses and the initiation window must be at least 1");
+        }
+        if !(self.max_speed > 0.0 && self.max_speed.is_finite()) {
+            return bad("the initiation speed limit must be positive");
+        }
+        Ok(())
+    }
+}
+
+/// The measurement function of a radar: range, azimuth (from north, clockwise) and elevation
+/// of ECEF position `p`, and its Jacobian with respect to `p`.
+pub fn measure(site: &V3, basis: &[V3; 3], p: &V3) -> ([f64; 3], [[f64; 3]; 3]) {
+    let d = geo::sub(p, site);
+    let (e, n, u) = (
+        geo::dot(&basis[0], &d),
+        geo::dot(&basis[1], &d),
+        geo::dot(&basis[2], &d),
+    );
+    let rho2 = e * e + n * n;
+    let rho = rho2.sqrt();
+    let r2 = rho2 + u * u;
+    let r = r2.sqrt();
+    // Rows: ∂(r, az, el)/∂(e, n, u).
+    let j_enu = [
+        [e / r, n / r, u / r],
+        [n / rho2, -e / rho2, 0.0],
+        [-e * u / (r2 * rho), -n * u / (r2 * rho), rho / r2],
+    ];
+    // Chain with (e, n, u) = basis · (p − site).
+    let mut j = [[0.0; 3]; 3];
+    for a in 0..3 {
+        for c in 0..3 {
+            j[a][c] = (0..3).map(|k| j_enu[a][k] * basis[k][c]).sum();
+        }
+    }
+    ([r, e.atan2(n), u.atan2(rho)], j)
+}
+
+/// An angle difference in (−π, π].
+fn wrap(a: f64) -> f64 {
+    let t = std::f64::consts::TAU;
+    let w = a - t * (a / t).round();
+    if w <= -std::f64::consts::PI { w + t } else { w }
+}
+
+/// A radar as the tracker needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct Site {
+    pub position: V3,
+    pub basis: [V3; 3],
+    /// Range (m), azimuth and elevation (rad) noise, 1σ.
+    pub sigma: [f64; 3],
+    pub revisit: f64,
+}
+
+/// What the EKF needs of one track–detection pair: the innovation, its covariance and the
+/// measurement Jacobian (position block), and the squared Mahalanobis distance.
+pub struct Innovation {
+    pub nu: [f64; 3],
+    pub s: [[f64; 3]; 3],
+    pub h: [[f64; 3]; 3],
+    pub d2: f64,
+}
+
+/// The innovation of detection `z` (range, azimuth, elevation) against a predicted track.
+pub fn innovation(site: &Site, x: &Vec6, p: &Mat6, z: &[f64; 3]) -> Result<Innovation> {
+    let (zp, h) = measure(&site.position, &site.basis, &[x[0], x[1], x[2]]);
+    let nu = [z[0] - zp[0], wrap(z[1] - zp[1]), z[2] - zp[2]];
+    let mut s = [[0.0; 6]; 6];
+    for a in 0..3 {
+        for b in 0..3 {
+            let mut v = 0.0;
+            for i in 0..3 {
+                for k in 0..3 {
+                    v += h[a][i] * p[i][k] * h[b][k];
+                }
+            }
+            s[a][b] = v + if a == b {
+                site.sigma[a] * site.sigma[a]
+            } else {
+                0.0
+            };
+        }
+    }
+    let l = linalg::cholesky(&s, 3)?;
+    let w = linalg::solve_chol(&l, &[nu[0], nu[1], nu[2], 0.0, 0.0, 0.0], 3);
+    let d2 = nu[0] * w[0] + nu[1] * w[1] + nu[2] * w[2];
+    Ok(Innovation {
+        nu,
+        s: [
+            [s[0][0], s[0][1], s[0][2]],
+            [s[1][0], s[1][1], s[1][2]],
+            [s[2][0], s[2][1], s[2][2]],
+        ],
+        h,
+        d2,
+    })
+}
+
+/// EKF update of `(x, p)` with an innovation (Joseph form).
+pub fn update(x: &mut Vec6, p: &mut Mat6, inn: &Innovation, sigma: &[f64; 3]) -> Result<()> {
+    let mut s6 = [[0.0; 6]; 6];
+    for a in 0..3 {
+        for b in 0..3 {
+            s6[a][b] = inn.s[a][b];
+        }
+    }
+    let l = linalg::cholesky(&s6, 3)?;
+    // P Hᵀ (6×3), H acting on the position block only.
+    let mut pht = [[0.0; 3]; 6];
+    for i in 0..6 {
+        for a in 0..3 {
+            pht[i][a] = (0..3).map(|k| p[i][k] * inn.h[a][k]).sum();
+        }
+    }
+    // K = P Hᵀ S⁻¹: row i solves S kᵢ = (P Hᵀ)ᵢ.
+    let mut k = [[0.0; 3]; 6];
+    for i in 0..6 {
+        let sol = linalg::solve_chol(&l, &[pht[i][0], pht[i][1], pht[i][2], 0.0, 0.0, 0.0], 3);
+        k[i] = [sol[0], sol[1], sol[2]];
+    }
+    for i in 0..6 {
+        x[i] += (0..3).map(|a| k[i][a] * inn.nu[a]).sum::<f64>();
+    }
+    // (I − K H) P (I − K H)ᵀ + K R Kᵀ, with H = [Hp 0].
+    let mut ikh = linalg::identity6();
+    for i in 0..6 {
+        for c in 0..3 {
+            ikh[i][c] -= (0..3).map(|a| k[i][a] * inn.h[a][c]).sum::<f64>();
+        }
+    }
+    let mut krk = [[0.0; 6]; 6];
+    for i in 0..6 {
+        for j in 0..6 {
+            krk[i][j] = (0..3)
+                .map(|a| k[i][a] * sigma[a] * sigma[a] * k[j][a])
+                .sum();
+        }
+    }
+    *p = linalg::symmetrize(&linalg::add(&linalg::congruence(&ikh, p), &krk));
+    Ok(())
+}
+
+/// Process noise of the two motion modes: powered (thrust the ballistic model lacks) and
+/// free flight.
+pub const MODE_Q: [f64; 2] = [Q_BOOST, Q_COAST];
+/// Per-scan mode transition probabilities `[from][to]`: a motor burns out once; free flight
+/// rarely turns powered again.
+pub const MODE_TRANSITION: [[f64; 2]; 2] = [[0.95, 0.05], [0.002, 0.998]];
+
+/// An interacting multiple model (IMM) estimate over [`MODE_Q`]: one ballistic Kalman filter
+/// per mode and the probability of each mode.
+#[derive(Clone, Copy, Debug)]
+pub struct Imm {
+    pub modes: [Filter; 2],
+    pub prob: [f64; 2],
+}
+
+impl Imm {
+    /// Both modes from one initial estimate, equally likely.
+    pub fn new(f: Filter) -> Imm {
+        Imm {
+            modes: [f, f],
+            prob: [0.5, 0.5],
+        }
+    }
+
+    /// Mixes the modes and predicts each to `t`; returns the predicted mode probabilities.
+    pub fn predict(&mut self, t: f64) -> [f64; 2] {
+        let c: [f64; 2] = std::array::from_fn(|j| {
+            (0..2)
+                .map(|i| MODE_TRANSITION[i][j] * self.prob[i])
+                .sum::<f64>()
+        });
+        let mixed: [Filter; 2] = std::array::from_fn(|j| {
+            let w: [f64; 2] = std::array::from_fn(|i| MODE_TRANSITION[i][j] * self.prob[i] / c[j]);
+            let (x, p) = moments(&self.modes, &w);
+            Filter {
+                time: self.modes[j].time,
+                x,
+                p,
+            }
+        });
+        self.modes = mixed;
+        for (j, m) in self.modes.iter_mut().enumerate() {
+            m.predict(t, MODE_Q[j]);
+        }
+        self.prob = c;
+        c
+    }
+
+    /// The combined estimate (moment-matched mixture).
+    pub fn estimate(&self) -> (Vec6, Mat6) {
+        moments(&self.modes, &self.prob)
+    }
+
+    /// Updates every mode with detection `z`; mode probabilities follow the likelihoods.
+    pub fn update(&mut self, site: &Site, z: &[f64; 3]) -> Result<()> {
+        let mut log_l = [0.0; 2];
+        for (j, m) in self.modes.iter_mut().enumerate() {
+            let inn = innovation(site, &m.x, &m.p, z)?;
+            log_l[j] = -0.5 * (inn.d2 + det3(&inn.s).ln());
+            update(&mut m.x, &mut m.p, &inn, &site.sigma)?;
+        }
+        let top = log_l[0].max(log_l[1]);
+        let w: [f64; 2] = std::array::from_fn(|j| self.prob[j] * (log_l[j] - top).exp());
+        let sum = w[0] + w[1];
+        if sum > 0.0 && sum.is_finite() {
+            self.prob = [w[0] / sum, w[1] / sum];
+        }
+        // Keep both modes alive: a mode at probability 0 could never come back.
+        self.prob = self.prob.map(|p| p.clamp(1e-6, 1.0 - 1e-6));
+        Ok(())
+    }
+}
+
+/// Mean and covariance of a mixture of two Gaussians with weights `w`.
+fn moments(modes: &[Filter; 2], w: &[f64; 2]) -> (Vec6, Mat6) {
+    let x: Vec6 = std::array::from_fn(|k| w[0] * modes[0].x[k] + w[1] * modes[1].x[k]);
+    let mut p = [[0.0; 6]; 6];
+    for (m, wm) in modes.iter().zip(w) {
+        let d: Vec6 = std::array::from_fn(|k| m.x[k] - x[k]);
+        for a in 0..6 {
+            for b in 0..6 {
+                p[a][b] += wm * (m.p[a][b] + d[a] * d[b]);
+            }
+        }
+    }
+    (x, linalg::symmetrize(&p))
+}
+
+fn det3(s: &[[f64; 3]; 3]) -> f64 {
+    s[0][0] * (s[1][1] * s[2][2] - s[1][2] * s[2][1])
+        - s[0][1] * (s[1][0] * s[2][2] - s[1][2] * s[2][0])
+        + s[0][2] * (s[1][0] * s[2][1] - s[1][1] * s[2][0])
+}
+
+#[derive(Clone, Debug)]
+struct Track {
+    /// Given at confirmation (0 while tentative).
+    number: u32,
+    /// The two detections it was initiated from.
+    parents: [u64; 2],
+    imm: Imm,
+    /// Truth labels of the last detections it took (scoring only).
+    recent: std::collections::VecDeque<i32>,
+    confirmed: bool,
+    hits: u32,
+    /// Misses since initiation (tentative) or in a row (confirmed).
+    misses: u32,
+    truth: i32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Lone {
+    m: Measurement,
+    scan: u64,
+    truth: i32,
+    /// Unique within the sensor's replay.
+    id: u64,
+}
+
+/// Gates `tracks` (already predicted to the scan) against the scan's detections not yet
+/// `taken`, assigns by global nearest neighbour and updates the winners; marks the detections
+/// they took.
+fn associate(
+    site: &Site,
+    tracks: &mut [&mut Track],
+    dets: &[Detection],
+    taken: &mut [bool],
+    gate: f64,
+) -> Result<()> {
+    if tracks.is_empty() {
+        return Ok(());
+    }
+    let free: Vec<usize> = (0..dets.len()).filter(|&j| !taken[j]).collect();
+    let mut cost = Vec::with_capacity(tracks.len() * free.len());
+    for tr in tracks.iter() {
+        let (x, p) = tr.imm.estimate();
+        cost.extend(free.iter().map(|&j| {
+            innovation(site, &x, &p, &dets[j].measurement)
+                .ok()
+                .map(|i| i.d2)
+                .filter(|&d2| d2 <= gate)
+                .unwrap_or(f64::INFINITY)
+        }));
+    }
+    let assignment = if free.is_empty() {
+        vec![None; tracks.len()]
+    } else {
+        assign::solve_exact(&Problem {
+            rows: tracks.len(),
+            cols: free.len(),
+            cost,
+            miss: Some(gate),
+        })?
+        .row_to_col
+    };
+    for (tr, col) in tracks.iter_mut().zip(assignment) {
+        match col {
+            Some(c) => {
+                let d = &dets[free[c]];
+                tr.imm.update(site, &d.measurement)?;
+                tr.hits += 1;
+                if tr.confirmed {
+                    tr.misses = 0;
+                }
+                tr.recent.push_back(d.truth);
+                if tr.recent.len() > LABEL_WINDOW {
+                    tr.recent.pop_front();
+                }
+                tr.truth = majority(&tr.recent);
+                taken[free[c]] = true;
+            }
+            None => tr.misses += 1,
+        }
+    }
+    Ok(())
+}
+
+/// One sensor's tracker over one replay: detections in, reports of confirmed tracks out.
+pub fn track_sensor(
+    site: &Site,
+    replay: u32,
+    sensor: u32,
+    detections: &[Detection],
+    params: &TrackerParams,
+) -> Result<Vec<Report>> {
+    let gate = chi_square_quantile(params.gate_probability, 3)?;
+    let mut tracks: Vec<Track> = Vec::new();
+    let mut lone: Vec<Lone> = Vec::new();
+    let mut next_number = 1u32;
+    let mut next_id = 0u64;
+    let mut reports = Vec::new();
+    let mut prev: Option<(f64, u64)> = None;
+    let mut start = 0;
+    while start < detections.len() {
+        let t = detections[start].time;
+        let n = detections[start..]
+            .iter()
+            .take_while(|d| d.time == t)
+            .count();
+        let scan_dets = &detections[start..start + n];
+        start += n;
+        // Scans without any detection leave no row: count them from the revisit period.
+        let (scan, skipped) = match prev {
+            None => (0u64, 0u32),
+            Some((t0, s0)) => {
+                let k = ((t - t0) / site.revisit).round().max(1.0) as u64;
+                (s0 + k, (k - 1).min(u64::from(u32::MAX)) as u32)
+            }
+        };
+        prev = Some((t, scan));
+        for tr in &mut tracks {
+            tr.misses += skipped;
+        }
+        tracks.retain(|tr| alive(tr, params));
+        for tr in &mut tracks {
+            tr.imm.predict(t);
+        }
+
+        // Confirmed tracks take their detections first; tentative ones compete for the rest
+        // (several may share an initiating detection: the one that fits goes on).
+        let mut taken = vec![false; n];
+        let (mut confirmed, mut tentative): (Vec<&mut Track>, Vec<&mut Track>) =
+            tracks.iter_mut().partition(|tr| tr.confirmed);
+        associate(site, &mut confirmed, scan_dets, &mut taken, gate)?;
+        associate(site, &mut tentative, scan_dets, &mut taken, gate)?;
+        // Confirmation; rivals built on the same initiating detections give way.
+        let mut retired: Vec<u64> = Vec::new();
+        for tr in tracks.iter_mut() {
+            if !tr.confirmed && tr.hits >= params.confirm_hits {
+                tr.confirmed = true;
+                tr.misses = 0;
+                tr.number = next_number;
+                next_number += 1;
+                retired.extend(tr.parents);
+            }
+        }
+        tracks.retain(|tr| {
+            alive(tr, params) && (tr.confirmed || !tr.parents.iter().any(|p| retired.contains(p)))
+        });
+
+        // Initiation: every leftover detection with every lone detection of the last scans
+        // that a plausible speed joins makes a tentative track.
+        lone.retain(|l| scan - l.scan <= u64::from(params.init_scans));
+        let fresh: Vec<Lone> = scan_dets
+            .iter()
+            .zip(&taken)
+            .filter(|(_, t)| !**t)
+            .map(|(d, _)| {
+                let (z, r) =
+                    tracker::convert(&site.position, &site.basis, &d.measurement, &site.sigma);
+                next_id += 1;
+                Lone {
+                    m: Measurement { time: t, z, r },
+                    scan,
+                    truth: d.truth,
+                    id: next_id,
+                }
+            })
+            .collect();
+        let (mut used_lone, mut used_fresh) = (vec![false; lone.len()], vec![false; fresh.len()]);
+        for (a, l) in lone.iter().enumerate() {
+            for (b, f) in fresh.iter().enumerate() {
+                let dt = f.m.time - l.m.time;
+                let speed = geo::norm(&geo::sub(&f.m.z, &l.m.z)) / dt;
+                // Allow for the measurement noise of both points.
+                let slack = 3.0 * (trace3(&l.m.r).sqrt() + trace3(&f.m.r).sqrt()) / dt;
+                if dt > 0.0 && speed <= params.max_speed + slack {
+                    used_lone[a] = true;
+                    used_fresh[b] = true;
+                    let mut tr = Track {
+                        number: 0,
+                        imm: Imm::new(Filter::two_point(&l.m, &f.m)),
+                        parents: [l.id, f.id],
+                        confirmed: false,
+                        hits: 2,
+                        misses: 0,
+                        recent: [l.truth, f.truth].into(),
+                        truth: f.truth,
+                    };
+                    if params.confirm_hits <= 2 {
+                        tr.confirmed = true;
+                        tr.number = next_number;
+                        next_number += 1;
+                    }
+                    tracks.push(tr);
+                }
+            }
+        }
+        let mut kept: Vec<Lone> = lone
+            .iter()
+            .zip(&used_lone)
+            .filter(|(_, u)| !**u)
+            .map(|(l, _)| *l)
+            .collect();
+        kept.extend(
+            fresh
+                .iter()
+                .zip(&used_fresh)
+                .filter(|(_, u)| !**u)
+                .map(|(f, _)| *f),
+        );
+        lone = kept;
+
+        for tr in tracks.iter().filter(|tr| tr.confirmed) {
+            let (state, cov) = tr.imm.estimate();
+            reports.push(Report {
+                time: t,
+                state,
+                cov,
+                replay,
+                sensor,
+                track: tr.number,
+                truth: tr.truth,
+                flags: HAS_VELOCITY_COV,
+                line: 0,
+            });
+        }
+    }
+    Ok(reports)
+}
+
+/// Detections whose truth labels make a track's label: the object it has mostly followed
+/// lately, so that one false alarm in its gate does not make it a false track.
+const LABEL_WINDOW: usize = 5;
+
+/// The most frequent label, the latest among equals.
+fn majority(labels: &std::collections::VecDeque<i32>) -> i32 {
+    let mut best = (0, crate::model::NO_TRUTH);
+    for (k, &l) in labels.iter().enumerate().rev() {
+        let n = labels.iter().filter(|&&x| x == l).count();
+        if n > best.0 || (n == best.0 && k + 1 == labels.len()) {
+            best = (n, l);
+        }
+    }
+    best.1
+}
+
+fn trace3(r: &[[f64; 3]; 3]) -> f64 {
+    r[0][0] + r[1][1] + r[2][2]
+}
+
+/// Whether a track survives its misses.
+fn alive(tr: &Track, params: &TrackerParams) -> bool {
+    if tr.confirmed {
+        tr.misses < params.delete_misses
+    } else {
+        tr.misses <= params.confirm_window - params.confirm_hits
+    }
+}
+
+/// The sites of the sensors (each must have its radar model).
+pub fn sites(sensors: &SensorTable) -> Vec<Option<Site>> {
+    sensors
+        .sensors
+        .iter()
+        .map(|s| {
+            s.radar.as_ref().map(|r| Site {
+                position: r.position(),
+                basis: r.basis(),
+                sigma: [r.sigma_range, r.sigma_az, r.sigma_el],
+                revisit: r.revisit,
+            })
+        })
+        .collect()
+}
+
+/// Tracks every sensor of every replay (CPU, in parallel); reports sorted by replay, time,
+/// sensor and track, as `correlate` reads them.
+pub fn track_cpu(
+    detections: &[Detection],
+    sensors: &SensorTable,
+    params: &TrackerParams,
+) -> Result<Vec<Report>> {
+    params.validate()?;
+    let sites = sites(sensors);
+    let mut groups: Vec<(u32, u32, Vec<Detection>)> = Vec::new();
+    {
+        let mut order: Vec<&Detection> = detections.iter().collect();
+        order.sort_by(|a, b| {
+            (a.replay, a.sensor)
+                .cmp(&(b.replay, b.sensor))
+                .then(a.time.total_cmp(&b.time))
+        });
+        for d in order {
+            match groups.last_mut() {
+                Some(g) if g.0 == d.replay && g.1 == d.sensor => g.2.push(*d),
+                _ => groups.push((d.replay, d.sensor, vec![*d])),
+            }
+        }
+    }
+    let per_group: Vec<Vec<Report>> = groups
+        .par_iter()
+        .map(|(replay, sensor, dets)| {
+            let site = sites[*sensor as usize].as_ref().ok_or_else(|| {
+                Error::Config(format!(
+                    "sensor `{}` has no radar model",
+                    sensors.sensors[*sensor as usize].name
+                ))
+            })?;
+            track_sensor(site, *replay, *sensor, dets, params)
+        })
+        .collect::<Result<_>>()?;
+    let mut reports: Vec<Report> = per_group.into_iter().flatten().collect();
+    reports.sort_by(|a, b| {
+        a.replay
+            .cmp(&b.replay)
+            .then(a.time.total_cmp(&b.time))
+            .then(a.sensor.cmp(&b.sensor))
+            .then(a.track.cmp(&b.track))
+    });
+    Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measurement_jacobian_matches_finite_differences() {
+        let site = geo::geodetic_to_ecef(0.6, 0.4, 100.0);
+        let basis = geo::enu_basis(0.6, 0.4);
+        let p = geo::add(&site, &geo::from_range_az_el(&basis, 300e3, 2.5, 0.3));
+        let (z, j) = measure(&site, &basis, &p);
+        assert!((z[0] - 300e3).abs() < 1e-6 && (z[1] - 2.5).abs() < 1e-12);
+        assert!((z[2] - 0.3).abs() < 1e-12);
+        for c in 0..3 {
+            let mut q = p;
+            q[c] += 1.0;
+            let (zq, _) = measure(&site, &basis, &q);
+            for a in 0..3 {
+                let fd = zq[a] - z[a];
+                assert!(
+                    (fd - j[a][c]).abs() < 1e-6 * (1.0 + j[a][c].abs()),
+                    "{a} {c}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn wrap_keeps_angles_in_half_open_interval() {
+        assert!((wrap(3.0 * std::f64::consts::PI) - std::f64::consts::PI).abs() < 1e-12);
+        assert!((wrap(-0.1) + 0.1).abs() < 1e-15);
+        assert!((wrap(6.2) - (6.2 - std::f64::consts::TAU)).abs() < 1e-12);
+    }
+}
