@@ -271,7 +271,8 @@ pub struct HistorySummary {
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct HistoryTiming {
     pub read_s: f64,
-    pub resample_s: f64,
+    /// Building the track histories from the reports (and resampling them on epochs).
+    pub histories_s: f64,
     /// Counting (and, on the GPU, upload and read-back) plus deconfliction.
     pub associate_s: f64,
     /// GPU time of the counting kernel from timestamp queries, where the adapter has them.
@@ -306,7 +307,7 @@ pub fn history_files(
         None => history::from_reports(&set.reports, reports_path)?,
         Some(dt) => history::resampled(&set.reports, dt, &opts.propagation, opts.max_age)?,
     };
-    let resample_s = t0.elapsed().as_secs_f64();
+    let histories_s = t0.elapsed().as_secs_f64();
     let (ctx, note) = match choice {
         BackendChoice::Cpu => (None, None),
         BackendChoice::Gpu => (Some(GpuContext::new(gpu)?), None),
@@ -362,7 +363,7 @@ pub fn history_files(
         score: history::score(&histories, &result),
         timing: HistoryTiming {
             read_s,
-            resample_s,
+            histories_s,
             associate_s,
             gpu_kernels,
             total_s: start.elapsed().as_secs_f64(),
