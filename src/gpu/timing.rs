@@ -21,15 +21,21 @@ pub enum Kernel {
     Count,
 }
 
-/// Seconds of GPU time per kernel, summed over passes (from timestamp queries).
+/// Seconds of GPU time per kernel, summed over passes (from timestamp queries). Kernels a
+/// command does not run are left out of its summary (`history` runs only `count`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct KernelTimes {
+    #[serde(skip_serializing_if = "is_zero")]
     pub propagate: f64,
+    #[serde(skip_serializing_if = "is_zero")]
     pub gate: f64,
+    #[serde(skip_serializing_if = "is_zero")]
     pub assign: f64,
+    #[serde(skip_serializing_if = "is_zero")]
     pub merge: f64,
+    #[serde(skip_serializing_if = "is_zero")]
     pub fuse: f64,
-    /// `trackcorr history` only (left out of `correlate`'s summary).
+    /// The counting technique of `trackcorr history`.
     #[serde(skip_serializing_if = "is_zero")]
     pub count: f64,
 }
