@@ -18,14 +18,20 @@ use trackcorr::linalg::{Mat6, Vec6};
 use trackcorr::propagate::{MotionModel, Propagation, propagate};
 
 const FUSION: &str = include_str!("../shaders/fusion.wgsl");
+const BALLISTIC: &str = include_str!("../shaders/ballistic.wgsl");
 
 /// Every kernel, as the host compiles it (common code first, then the kernel's libraries).
 const KERNELS: &[(&str, &str, &str)] = &[
-    ("propagate", "", include_str!("../shaders/propagate.wgsl")),
+    (
+        "propagate",
+        BALLISTIC,
+        include_str!("../shaders/propagate.wgsl"),
+    ),
     ("gate", "", include_str!("../shaders/gate.wgsl")),
     ("merge", FUSION, include_str!("../shaders/merge.wgsl")),
     ("fuse", FUSION, include_str!("../shaders/fuse.wgsl")),
     ("assign", "", include_str!("../shaders/assign.wgsl")),
+    ("history", "", include_str!("../shaders/history.wgsl")),
 ];
 
 #[test]

@@ -22,6 +22,8 @@ use wgpu::util::DeviceExt;
 
 /// WGSL shared by the kernels (small linear algebra, indexing helpers); prepended to each.
 pub const COMMON_WGSL: &str = include_str!("../../shaders/common.wgsl");
+/// The motion models, prepended to the kernels that predict tracks.
+pub const BALLISTIC_WGSL: &str = include_str!("../../shaders/ballistic.wgsl");
 
 /// Workgroup size of the one-thread-per-item kernels (keep in sync with the WGSL).
 pub const WORKGROUP: u32 = 64;

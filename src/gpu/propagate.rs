@@ -48,7 +48,11 @@ impl Propagator {
         Ok(Propagator {
             pipeline: ctx.pipeline(
                 "propagate",
-                include_str!("../../shaders/propagate.wgsl"),
+                &format!(
+                    "{}\n{}",
+                    super::BALLISTIC_WGSL,
+                    include_str!("../../shaders/propagate.wgsl")
+                ),
                 "main",
             )?,
         })

@@ -1,0 +1,124 @@
+// The motion models, shared by the kernels that predict tracks (the host prepends this file
+// to them, after common.wgsl). CPU twin: src/propagate.rs.
+
+// WGS84 and EGM96, as src/geo.rs.
+const GM: f32 = 3.986004418e14;
+const J2: f32 = 1.08262668e-3;
+const RE: f32 = 6378137.0;
+const OMEGA: f32 = 7.292115e-5;
+
+// ds/dt of the ballistic model; s is relative to the origin.
+fn derivative(origin: vec3<f32>, s: array<f32, 6>) -> array<f32, 6> {
+    let p = origin + vec3<f32>(s[0], s[1], s[2]);
+    let r2 = dot(p, p);
+    let r = sqrt(r2);
+    let mu_r3 = GM / (r2 * r);
+    let k = 1.5 * J2 * (RE * RE / r2);
+    let z2 = p.z * p.z / r2;
+    let fxy = 1.0 + k * (1.0 - 5.0 * z2);
+    let fz = 1.0 + k * (3.0 - 5.0 * z2);
+    var d: array<f32, 6>;
+    d[0] = s[3];
+    d[1] = s[4];
+    d[2] = s[5];
+    d[3] = -mu_r3 * p.x * fxy + 2.0 * OMEGA * s[4] + OMEGA * OMEGA * p.x;
+    d[4] = -mu_r3 * p.y * fxy - 2.0 * OMEGA * s[3] + OMEGA * OMEGA * p.y;
+    d[5] = -mu_r3 * p.z * fz;
+    return d;
+}
+
+// Jacobian of `derivative`, with central gravity's gradient (as the CPU twin).
+fn jacobian(origin: vec3<f32>, s: array<f32, 6>) -> array<f32, 36> {
+    let p = origin + vec3<f32>(s[0], s[1], s[2]);
+    let r2 = dot(p, p);
+    let k = GM / (r2 * sqrt(r2));
+    var a: array<f32, 36>;
+    for (var i = 0u; i < 3u; i++) {
+        a[i * 6u + i + 3u] = 1.0;
+        for (var j = 0u; j < 3u; j++) {
+            var id = 0.0;
+            if (i == j) {
+                id = 1.0;
+            }
+            a[(i + 3u) * 6u + j] = k * (3.0 * p[i] * p[j] / r2 - id);
+        }
+    }
+    a[3u * 6u + 0u] += OMEGA * OMEGA;
+    a[4u * 6u + 1u] += OMEGA * OMEGA;
+    a[3u * 6u + 4u] += 2.0 * OMEGA;
+    a[4u * 6u + 3u] -= 2.0 * OMEGA;
+    return a;
+}
+
+fn axpy(s: array<f32, 6>, h: f32, k: array<f32, 6>) -> array<f32, 6> {
+    var r: array<f32, 6>;
+    for (var i = 0u; i < 6u; i++) {
+        r[i] = s[i] + h * k[i];
+    }
+    return r;
+}
+
+fn mat_axpy(a: array<f32, 36>, h: f32, b: array<f32, 36>) -> array<f32, 36> {
+    var r: array<f32, 36>;
+    for (var i = 0u; i < 36u; i++) {
+        r[i] = a[i] + h * b[i];
+    }
+    return r;
+}
+
+
+// A track moved by dt seconds: RK4 on the state and the state-transition matrix Φ together
+// (model 0: constant velocity, 1: ballistic), P' = Φ P Φᵀ + white-noise acceleration q.
+// CPU twin: `propagate::propagate`.
+fn propagate_track(origin: vec3<f32>, x: array<f32, 6>, p: array<f32, 36>, dt: f32, q: f32,
+                   max_step: f32, model: u32) -> Track {
+    var s = x;
+    var phi: array<f32, 36>;
+    for (var i = 0u; i < 6u; i++) {
+        phi[i * 6u + i] = 1.0;
+    }
+    if (model == 0u) {
+        for (var i = 0u; i < 3u; i++) {
+            s[i] += dt * s[i + 3u];
+            phi[i * 6u + i + 3u] = dt;
+        }
+    } else if (dt != 0.0) {
+        // RK4 on the state and Φ together, as the CPU twin.
+        let steps = max(u32(ceil(abs(dt) / max_step)), 1u);
+        let h = dt / f32(steps);
+        for (var n = 0u; n < steps; n++) {
+            let k1 = derivative(origin, s);
+            let m1 = mat_mul(jacobian(origin, s), phi);
+            let s2 = axpy(s, h / 2.0, k1);
+            let k2 = derivative(origin, s2);
+            let m2 = mat_mul(jacobian(origin, s2), mat_axpy(phi, h / 2.0, m1));
+            let s3 = axpy(s, h / 2.0, k2);
+            let k3 = derivative(origin, s3);
+            let m3 = mat_mul(jacobian(origin, s3), mat_axpy(phi, h / 2.0, m2));
+            let s4 = axpy(s, h, k3);
+            let k4 = derivative(origin, s4);
+            let m4 = mat_mul(jacobian(origin, s4), mat_axpy(phi, h, m3));
+            for (var i = 0u; i < 6u; i++) {
+                s[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
+            }
+            for (var i = 0u; i < 36u; i++) {
+                phi[i] += h / 6.0 * (m1[i] + 2.0 * m2[i] + 2.0 * m3[i] + m4[i]);
+            }
+        }
+    }
+    var p1 = congruence(phi, p);
+    if (dt != 0.0) {
+        // White-noise acceleration; the cross term is negative backward in time.
+        let a = abs(dt);
+        for (var i = 0u; i < 3u; i++) {
+            p1[i * 6u + i] += q * a * a * a / 3.0;
+            p1[i * 6u + i + 3u] += q * dt * a / 2.0;
+            p1[(i + 3u) * 6u + i] += q * dt * a / 2.0;
+            p1[(i + 3u) * 6u + i + 3u] += q * a;
+        }
+    }
+    var moved: Track;
+    moved.state = s;
+    moved.cov = symmetrize(p1);
+    return moved;
+}
