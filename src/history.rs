@@ -204,11 +204,13 @@ impl ReplayHistory {
         out
     }
 
-    /// Seconds covered by `ranges`.
-    pub fn duration(&self, ranges: &[(u32, u32)]) -> f64 {
+    /// Microseconds covered by `ranges`: whole microseconds, as Stone Soup's timestamps
+    /// (Python datetimes) count, so that equal durations compare equal.
+    pub fn duration_us(&self, ranges: &[(u32, u32)]) -> i64 {
+        let us = |t: f64| (t * 1e6).round() as i64;
         ranges
             .iter()
-            .map(|&(s, e)| self.times[e as usize] - self.times[s as usize])
+            .map(|&(s, e)| us(self.times[e as usize]) - us(self.times[s as usize]))
             .sum()
     }
 }
@@ -586,7 +588,10 @@ pub fn deconflict(h: &ReplayHistory, assocs: Vec<PairAssociation>) -> Result<Vec
     let mut total = vec![0.0f64; n * n];
     for p in &assocs {
         let (i, j) = (idx(p.a), idx(p.b));
-        let d = h.duration(&p.ranges).round_ties_even();
+        // Whole seconds, rounded half to even (numpy's rint).
+        let us = h.duration_us(&p.ranges);
+        let (q, r) = (us.div_euclid(1_000_000), us.rem_euclid(1_000_000));
+        let d = (q + i64::from(r > 500_000 || (r == 500_000 && q % 2 == 1))) as f64;
         total[i * n + j] = d;
         total[j * n + i] = d;
     }
@@ -612,18 +617,21 @@ pub fn deconflict(h: &ReplayHistory, assocs: Vec<PairAssociation>) -> Result<Vec
             continue;
         };
         let cand = &reduced[k];
-        let dur = h.duration(&cand.ranges);
+        let dur = h.duration_us(&cand.ranges);
         if cleaned
             .iter()
-            .all(|w| dur > h.duration(&w.ranges) || !conflicts(cand, w))
+            .all(|w| dur > h.duration_us(&w.ranges) || !conflicts(cand, w))
         {
             cleaned.push(reduced.remove(k));
         }
     }
     if cleaned.is_empty() {
-        return Err(Error::Numeric(
-            "one-to-one deconfliction found no winner (Stone Soup: problem unsolvable)".into(),
-        ));
+        // Stone Soup raises here ("problem unsolvable": every conflicting association is
+        // shorter than half a second, so the assignment sees only zeros). The longest wins.
+        let k = (0..reduced.len())
+            .max_by_key(|&k| (h.duration_us(&reduced[k].ranges), std::cmp::Reverse(k)))
+            .unwrap_or(0);
+        cleaned.push(reduced.remove(k));
     }
     if reduced.is_empty() {
         return Ok(cleaned);
@@ -636,7 +644,7 @@ pub fn deconflict(h: &ReplayHistory, assocs: Vec<PairAssociation>) -> Result<Vec
                 rem = subtract(&rem, &w.ranges);
             }
         }
-        if !rem.is_empty() && h.duration(&rem) > 0.0 {
+        if !rem.is_empty() && h.duration_us(&rem) > 0 {
             out.push(PairAssociation { ranges: rem, ..r });
         }
     }

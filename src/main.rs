@@ -169,6 +169,8 @@ struct TrackArgs {
     /// Consecutive missed scans that delete a confirmed track.
     #[arg(long, default_value_t = TrackerParams::default().delete_misses)]
     delete_misses: u32,
+    #[arg(long, value_enum, default_value = "auto")]
+    backend: BackendChoice,
     /// Output folder (reports.csv and summary.json).
     #[arg(long)]
     out: PathBuf,
@@ -599,8 +601,12 @@ fn track(a: TrackArgs) -> anyhow::Result<()> {
     let sensors = trackcorr::io::read_sensors(&a.sensors)?;
     let detections = trackcorr::io::read_detections(&a.detections, &sensors)?;
     let read_s = start.elapsed().as_secs_f64();
+    let (ctx, note) = run::open_context(a.backend, &GpuOptions::default())?;
+    if let Some(n) = &note {
+        eprintln!("trackcorr: {n}");
+    }
     let t0 = Instant::now();
-    let reports = trackcorr::track::track_cpu(&detections, &sensors, &params)?;
+    let (reports, gpu) = run::track_detections(&detections, &sensors, &params, ctx.as_ref())?;
     let track_s = t0.elapsed().as_secs_f64();
     let mut tracks: Vec<(u32, u32, u32)> = reports
         .iter()
@@ -610,7 +616,12 @@ fn track(a: TrackArgs) -> anyhow::Result<()> {
     tracks.dedup();
     let summary = serde_json::json!({
         "trackcorr_version": env!("CARGO_PKG_VERSION"),
-        "backend": "cpu",
+        "backend": {
+            "name": if ctx.is_some() { "gpu" } else { "cpu" },
+            "adapter": ctx.as_ref().map(|c| c.adapter.clone()),
+            "note": note,
+        },
+        "gpu": gpu,
         "detections_file": a.detections,
         "sensors_file": a.sensors,
         "parameters": params,

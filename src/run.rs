@@ -165,10 +165,15 @@ pub fn correlate_files(
         (None, Some(d), Some(sensors)) => {
             let detections = io::read_detections(d, &sensors)?;
             let t0 = Instant::now();
-            let reports = crate::track::track_cpu(
+            let ctx = match engine {
+                Engine::Cpu => None,
+                Engine::Gpu(g) => Some(&g.ctx),
+            };
+            let (reports, _) = track_detections(
                 &detections,
                 &sensors,
                 &crate::track::TrackerParams::default(),
+                ctx,
             )?;
             track_s = t0.elapsed().as_secs_f64();
             if reports.is_empty() {
@@ -234,6 +239,54 @@ pub fn network_subset(set: &ReportSet, network: usize) -> ReportSet {
             .collect(),
         sensors: set.sensors.clone(),
         full_covariance: set.full_covariance,
+    }
+}
+
+/// A GPU context for a command's kernels, or `None` for the CPU backend, with the reason
+/// `auto` fell back to the CPU. `auto` runs on a GPU only when the adapter is not a CPU
+/// implementation of Vulkan.
+pub fn open_context(
+    choice: BackendChoice,
+    gpu: &GpuOptions,
+) -> Result<(Option<GpuContext>, Option<String>)> {
+    Ok(match choice {
+        BackendChoice::Cpu => (None, None),
+        BackendChoice::Gpu => (Some(GpuContext::new(gpu)?), None),
+        BackendChoice::Auto => match GpuContext::new(gpu) {
+            Ok(ctx) if ctx.is_cpu_device() => (
+                None,
+                Some(format!(
+                    "the only adapter, {}, is a CPU implementation; running on the CPU \
+                     backend (--backend gpu forces it)",
+                    ctx.adapter.name
+                )),
+            ),
+            Ok(ctx) => (Some(ctx), None),
+            Err(e) => (
+                None,
+                Some(format!("no usable GPU ({e}); running on the CPU")),
+            ),
+        },
+    })
+}
+
+/// Local tracking on the chosen backend: the reports, and on the GPU what it did.
+pub fn track_detections(
+    detections: &[crate::model::Detection],
+    sensors: &crate::model::SensorTable,
+    params: &crate::track::TrackerParams,
+    ctx: Option<&GpuContext>,
+) -> Result<(
+    Vec<crate::model::Report>,
+    Option<crate::gpu::track::GpuTrackStats>,
+)> {
+    match ctx {
+        None => Ok((crate::track::track_cpu(detections, sensors, params)?, None)),
+        Some(ctx) => {
+            let (r, s) =
+                crate::gpu::track::Tracker::new(ctx)?.track(ctx, detections, sensors, params)?;
+            Ok((r, Some(s)))
+        }
     }
 }
 
@@ -308,25 +361,7 @@ pub fn history_files(
         Some(dt) => history::resampled(&set.reports, dt, &opts.propagation, opts.max_age)?,
     };
     let histories_s = t0.elapsed().as_secs_f64();
-    let (ctx, note) = match choice {
-        BackendChoice::Cpu => (None, None),
-        BackendChoice::Gpu => (Some(GpuContext::new(gpu)?), None),
-        BackendChoice::Auto => match GpuContext::new(gpu) {
-            Ok(ctx) if ctx.is_cpu_device() => (
-                None,
-                Some(format!(
-                    "the only adapter, {}, is a CPU implementation; running on the CPU \
-                     backend (--backend gpu forces it)",
-                    ctx.adapter.name
-                )),
-            ),
-            Ok(ctx) => (Some(ctx), None),
-            Err(e) => (
-                None,
-                Some(format!("no usable GPU ({e}); running on the CPU")),
-            ),
-        },
-    };
+    let (ctx, note) = open_context(choice, gpu)?;
     let t0 = Instant::now();
     let (result, counts, gpu_kernels) = match &ctx {
         None => {

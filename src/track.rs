@@ -135,6 +135,11 @@ pub struct Innovation {
 /// The innovation of detection `z` (range, azimuth, elevation) against a predicted track.
 pub fn innovation(site: &Site, x: &Vec6, p: &Mat6, z: &[f64; 3]) -> Result<Innovation> {
     let (zp, h) = measure(&site.position, &site.basis, &[x[0], x[1], x[2]]);
+    if !h.iter().flatten().all(|v| v.is_finite()) {
+        return Err(Error::Numeric(
+            "a track at the radar's zenith has no azimuth".into(),
+        ));
+    }
     let nu = [z[0] - zp[0], wrap(z[1] - zp[1]), z[2] - zp[2]];
     let mut s = [[0.0; 6]; 6];
     for a in 0..3 {
@@ -265,12 +270,17 @@ impl Imm {
     }
 
     /// Updates every mode with detection `z`; mode probabilities follow the likelihoods.
-    pub fn update(&mut self, site: &Site, z: &[f64; 3]) -> Result<()> {
+    pub fn update(&mut self, site: &Site, z: &[f64; 3]) {
         let mut log_l = [0.0; 2];
         for (j, m) in self.modes.iter_mut().enumerate() {
-            let inn = innovation(site, &m.x, &m.p, z)?;
-            log_l[j] = -0.5 * (inn.d2 + det3(&inn.s).ln());
-            update(&mut m.x, &mut m.p, &inn, &site.sigma)?;
+            // A mode the detection cannot update (a singular innovation, a track at the
+            // radar's zenith) keeps its prediction and loses its probability.
+            log_l[j] = match innovation(site, &m.x, &m.p, z) {
+                Ok(inn) if update(&mut m.x, &mut m.p, &inn, &site.sigma).is_ok() => {
+                    -0.5 * (inn.d2 + det3(&inn.s).ln())
+                }
+                _ => -1e30,
+            };
         }
         let top = log_l[0].max(log_l[1]);
         let w: [f64; 2] = std::array::from_fn(|j| self.prob[j] * (log_l[j] - top).exp());
@@ -280,7 +290,6 @@ impl Imm {
         }
         // Keep both modes alive: a mode at probability 0 could never come back.
         self.prob = self.prob.map(|p| p.clamp(1e-6, 1.0 - 1e-6));
-        Ok(())
     }
 }
 
@@ -370,7 +379,7 @@ fn associate(
         match col {
             Some(c) => {
                 let d = &dets[free[c]];
-                tr.imm.update(site, &d.measurement)?;
+                tr.imm.update(site, &d.measurement);
                 tr.hits += 1;
                 if tr.confirmed {
                     tr.misses = 0;
@@ -403,23 +412,10 @@ pub fn track_sensor(
     let mut next_id = 0u64;
     let mut reports = Vec::new();
     let mut prev: Option<(f64, u64)> = None;
-    let mut start = 0;
-    while start < detections.len() {
-        let t = detections[start].time;
-        let n = detections[start..]
-            .iter()
-            .take_while(|d| d.time == t)
-            .count();
-        let scan_dets = &detections[start..start + n];
-        start += n;
-        // Scans without any detection leave no row: count them from the revisit period.
-        let (scan, skipped) = match prev {
-            None => (0u64, 0u32),
-            Some((t0, s0)) => {
-                let k = ((t - t0) / site.revisit).round().max(1.0) as u64;
-                (s0 + k, (k - 1).min(u64::from(u32::MAX)) as u32)
-            }
-        };
+    for scan_dets in scans(detections) {
+        let t = scan_dets[0].time;
+        let n = scan_dets.len();
+        let (scan, skipped) = scan_index(prev, t, site.revisit);
         prev = Some((t, scan));
         for tr in &mut tracks {
             tr.misses += skipped;
@@ -439,7 +435,11 @@ pub fn track_sensor(
         // Confirmation; rivals built on the same initiating detections give way.
         let mut retired: Vec<u64> = Vec::new();
         for tr in tracks.iter_mut() {
-            if !tr.confirmed && tr.hits >= params.confirm_hits {
+            // A rival of a track confirmed before it in this scan gives way too.
+            if !tr.confirmed
+                && tr.hits >= params.confirm_hits
+                && !tr.parents.iter().any(|p| retired.contains(p))
+            {
                 tr.confirmed = true;
                 tr.misses = 0;
                 tr.number = next_number;
@@ -532,6 +532,56 @@ pub fn track_sensor(
     Ok(reports)
 }
 
+/// The scans of one sensor's detections (sorted by time): runs of equal time.
+pub fn scans(detections: &[Detection]) -> impl Iterator<Item = &[Detection]> {
+    detections.chunk_by(|a, b| a.time == b.time)
+}
+
+/// The number of the scan at `t` and how many scans without any detection (which leave no
+/// row) came since the previous one, `prev` = (its time, its number), from the revisit
+/// period.
+pub fn scan_index(prev: Option<(f64, u64)>, t: f64, revisit: f64) -> (u64, u32) {
+    match prev {
+        None => (0, 0),
+        Some((t0, s0)) => {
+            let k = ((t - t0) / revisit).round().max(1.0) as u64;
+            (
+                s0.saturating_add(k),
+                (k - 1).min(u64::from(u32::MAX)) as u32,
+            )
+        }
+    }
+}
+
+/// Detections by (replay, sensor), each group in time order.
+pub fn group_detections(detections: &[Detection]) -> Vec<(u32, u32, Vec<Detection>)> {
+    let mut order: Vec<&Detection> = detections.iter().collect();
+    order.sort_by(|a, b| {
+        (a.replay, a.sensor)
+            .cmp(&(b.replay, b.sensor))
+            .then(a.time.total_cmp(&b.time))
+    });
+    let mut groups: Vec<(u32, u32, Vec<Detection>)> = Vec::new();
+    for d in order {
+        match groups.last_mut() {
+            Some(g) if g.0 == d.replay && g.1 == d.sensor => g.2.push(*d),
+            _ => groups.push((d.replay, d.sensor, vec![*d])),
+        }
+    }
+    groups
+}
+
+/// Sorts reports by replay, time, sensor and track, as `correlate` reads them.
+pub fn sort_reports(reports: &mut [Report]) {
+    reports.sort_by(|a, b| {
+        a.replay
+            .cmp(&b.replay)
+            .then(a.time.total_cmp(&b.time))
+            .then(a.sensor.cmp(&b.sensor))
+            .then(a.track.cmp(&b.track))
+    });
+}
+
 /// Detections whose truth labels make a track's label: the object it has mostly followed
 /// lately, so that one false alarm in its gate does not make it a false track.
 const LABEL_WINDOW: usize = 5;
@@ -586,21 +636,7 @@ pub fn track_cpu(
 ) -> Result<Vec<Report>> {
     params.validate()?;
     let sites = sites(sensors);
-    let mut groups: Vec<(u32, u32, Vec<Detection>)> = Vec::new();
-    {
-        let mut order: Vec<&Detection> = detections.iter().collect();
-        order.sort_by(|a, b| {
-            (a.replay, a.sensor)
-                .cmp(&(b.replay, b.sensor))
-                .then(a.time.total_cmp(&b.time))
-        });
-        for d in order {
-            match groups.last_mut() {
-                Some(g) if g.0 == d.replay && g.1 == d.sensor => g.2.push(*d),
-                _ => groups.push((d.replay, d.sensor, vec![*d])),
-            }
-        }
-    }
+    let groups = group_detections(detections);
     let per_group: Vec<Vec<Report>> = groups
         .par_iter()
         .map(|(replay, sensor, dets)| {
@@ -614,13 +650,7 @@ pub fn track_cpu(
         })
         .collect::<Result<_>>()?;
     let mut reports: Vec<Report> = per_group.into_iter().flatten().collect();
-    reports.sort_by(|a, b| {
-        a.replay
-            .cmp(&b.replay)
-            .then(a.time.total_cmp(&b.time))
-            .then(a.sensor.cmp(&b.sensor))
-            .then(a.track.cmp(&b.track))
-    });
+    sort_reports(&mut reports);
     Ok(reports)
 }
 

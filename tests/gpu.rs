@@ -32,6 +32,7 @@ const KERNELS: &[(&str, &str, &str)] = &[
     ("fuse", FUSION, include_str!("../shaders/fuse.wgsl")),
     ("assign", "", include_str!("../shaders/assign.wgsl")),
     ("history", "", include_str!("../shaders/history.wgsl")),
+    ("track", BALLISTIC, include_str!("../shaders/track.wgsl")),
 ];
 
 #[test]

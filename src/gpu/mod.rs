@@ -13,6 +13,7 @@ pub mod correlate;
 pub mod history;
 pub mod propagate;
 pub mod timing;
+pub mod track;
 
 use crate::error::{Error, Result};
 use serde::Serialize;

@@ -19,6 +19,8 @@ pub enum Kernel {
     Fuse,
     /// The counting technique of `trackcorr history`.
     Count,
+    /// One scan of the local trackers of `trackcorr track`.
+    Track,
 }
 
 /// Seconds of GPU time per kernel, summed over passes (from timestamp queries). Kernels a
@@ -38,6 +40,9 @@ pub struct KernelTimes {
     /// The counting technique of `trackcorr history`.
     #[serde(skip_serializing_if = "is_zero")]
     pub count: f64,
+    /// The local trackers of `trackcorr track`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub track: f64,
 }
 
 fn is_zero(x: &f64) -> bool {
@@ -53,6 +58,7 @@ impl KernelTimes {
             Kernel::Merge => &mut self.merge,
             Kernel::Fuse => &mut self.fuse,
             Kernel::Count => &mut self.count,
+            Kernel::Track => &mut self.track,
         }
     }
 
@@ -64,10 +70,11 @@ impl KernelTimes {
         self.merge += other.merge;
         self.fuse += other.fuse;
         self.count += other.count;
+        self.track += other.track;
     }
 
     pub fn total(&self) -> f64 {
-        self.propagate + self.gate + self.assign + self.merge + self.fuse + self.count
+        self.propagate + self.gate + self.assign + self.merge + self.fuse + self.count + self.track
     }
 }
 
