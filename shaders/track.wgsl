@@ -8,8 +8,9 @@
 // shortest augmenting paths, confirmed tracks first (thread 0); IMM update (every thread);
 // confirmation, deletion, two-point initiation and the reports (thread 0, in the order the
 // CPU twin keeps its tracks: creation order). Positions are relative to the sensor's site.
-// A tracker that outgrows its slots or the assignment's iteration budget is flagged and run
-// again on the CPU by the host.
+// A tracker that outgrows its slots, the assignment's iteration budget or thread 0's budget
+// for one scan (llvmpipe silently cuts loops past 65 535 iterations per invocation) is flagged
+// and run again on the CPU by the host.
 
 const SLOTS: u32 = 64u;
 const LONE: u32 = 32u;
@@ -21,6 +22,13 @@ const LABEL_WINDOW: u32 = 5u;
 // Rows × columns² of the largest assignment thread 0 may solve (llvmpipe ends any invocation
 // after 65 535 loop iterations).
 const LAP_BUDGET: u32 = 30000u;
+// Loop iterations thread 0 may spend on one scan (its slot's prediction and gate, the
+// assignments and the bookkeeping, estimated); beyond it the scan's results are not trusted
+// and the tracker is rerun on the CPU.
+const WORK_BUDGET: u32 = 60000u;
+
+// Thread 0's estimate of its loop iterations in this dispatch.
+var<private> work: u32;
 
 // Keep in sync with `TrackParams` in src/gpu/track.rs.
 struct Params {
@@ -358,6 +366,7 @@ fn assign_rows(rows: ptr<function, array<u32, 64>>, nr: u32, taken: ptr<function
     if (nr * wide * wide > LAP_BUDGET) {
         return false;
     }
+    work += nr * wide * wide;
     var u: array<f32, 64>;
     var v: array<f32, 96>;
     var col4row: array<u32, 64>;
@@ -518,6 +527,7 @@ fn push_label(s: ptr<function, Slot>, label: i32) {
 fn manage(t: u32, tk: Tracker, sc: Scan) {
     var order: array<u32, 64>;
     var n = slots_by_key(t, &order);
+    work += SLOTS * SLOTS;
     var retired: array<u32, 128>;
     var n_retired = 0u;
     for (var k = 0u; k < n; k++) {
@@ -591,6 +601,7 @@ fn manage(t: u32, tk: Tracker, sc: Scan) {
             }
             let d = dets[sc.det_first + j];
             let dt = sc.time - lone[lb].time;
+            work += 16u;
             if (dt <= 0.0) {
                 continue;
             }
@@ -607,6 +618,7 @@ fn manage(t: u32, tk: Tracker, sc: Scan) {
                 states[t].overflow = 1u;
                 return;
             }
+            work += SLOTS + 200u;
             var s: Slot;
             for (var i = 0u; i < 3u; i++) {
                 s.m0.x[i] = d.z[i];
@@ -677,6 +689,13 @@ fn manage(t: u32, tk: Tracker, sc: Scan) {
 
     // Reports of the confirmed tracks.
     n = slots_by_key(t, &order);
+    work += SLOTS * SLOTS + n * 150u;
+    if (work > WORK_BUDGET) {
+        // Some loop of this invocation may have been cut short (llvmpipe): start over on
+        // the CPU.
+        states[t].overflow = 1u;
+        return;
+    }
     for (var k = 0u; k < n; k++) {
         let s = slots[t * SLOTS + order[k]];
         if (s.confirmed == 0u) {
@@ -751,6 +770,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
     // Global nearest neighbour: confirmed tracks first, then tentative ones on the rest.
     if (lid == 0u) {
+        // Its own slot's prediction (two RK4 propagations with Φ) and gate.
+        work = 6000u + MAX_DETS * 120u;
         var order: array<u32, 64>;
         let n = slots_by_key(t, &order);
         var rows: array<u32, 64>;
