@@ -35,6 +35,11 @@ use trackcorr::gpu::{self, GpuContext, GpuOptions, GpuTrack};
 use trackcorr::linalg::{Mat6, Vec6};
 use trackcorr::propagate::{MotionModel, Propagation, propagate};
 
+// The same random inputs as the parity tests in tests/gpu.rs.
+#[path = "../tests/common/random.rs"]
+mod random;
+use random::{random_cov, random_state, tracks_of_one_object};
+
 /// Tracks propagated per call.
 const PROPAGATE_TRACKS: usize = 4096;
 /// One gating problem: rows (one sensor's tracks) against clusters.
@@ -45,55 +50,6 @@ const FUSE_GROUPS: usize = 4096;
 /// Assignment problems per batch, each `ASSIGN_SIZE × ASSIGN_SIZE`.
 const ASSIGN_PROBLEMS: usize = 256;
 const ASSIGN_SIZE: usize = 64;
-
-/// A random covariance: `A Aᵀ + diag`, with position and velocity scales of real tracks (as
-/// in tests/gpu.rs).
-fn random_cov(rng: &mut ChaCha8Rng) -> Mat6 {
-    let scale = [300.0, 300.0, 300.0, 20.0, 20.0, 20.0];
-    let a: [[f64; 6]; 6] =
-        std::array::from_fn(|i| std::array::from_fn(|_| rng.random_range(-1.0..1.0) * scale[i]));
-    std::array::from_fn(|i| {
-        std::array::from_fn(|j| {
-            let s: f64 = (0..6).map(|k| a[i][k] * a[j][k]).sum();
-            s + if i == j {
-                0.1 * scale[i] * scale[i]
-            } else {
-                0.0
-            }
-        })
-    })
-}
-
-/// A state 50–500 km up within about 500 km of [`origin`], moving at up to 3 km/s.
-fn random_state(rng: &mut ChaCha8Rng) -> Vec6 {
-    let p = geo::geodetic_to_ecef(
-        0.6 + rng.random_range(-0.08..0.08),
-        0.8 + rng.random_range(-0.08..0.08),
-        rng.random_range(50e3..500e3),
-    );
-    [
-        p[0],
-        p[1],
-        p[2],
-        rng.random_range(-3e3..3e3),
-        rng.random_range(-3e3..3e3),
-        rng.random_range(-2e3..2e3),
-    ]
-}
-
-/// Tracks of one object as `n` sensors would report it: a common truth plus each track's
-/// own error drawn from its covariance's scale.
-fn tracks_of_one_object(rng: &mut ChaCha8Rng, n: usize) -> Vec<(Vec6, Mat6)> {
-    let truth = random_state(rng);
-    (0..n)
-        .map(|_| {
-            let cov = random_cov(rng);
-            let x =
-                std::array::from_fn(|i| truth[i] + rng.random_range(-1.0..1.0) * cov[i][i].sqrt());
-            (x, cov)
-        })
-        .collect()
-}
 
 /// The reference point the GPU's f32 states are relative to.
 fn origin() -> [f64; 3] {

@@ -204,6 +204,18 @@ impl ReplayHistory {
         out
     }
 
+    /// Every pair `(a, b)` of tracks of different sensors (`a`'s sensor first) whose time
+    /// spans overlap: the pairs the counting technique looks at.
+    pub fn overlapping_pairs(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.blocks().into_iter().flat_map(move |blk| {
+            (blk.a_first..blk.a_first + blk.a_count).flat_map(move |a| {
+                (blk.b_first..blk.b_first + blk.b_count)
+                    .filter(move |&b| overlap(&self.tracks[a as usize], &self.tracks[b as usize]))
+                    .map(move |b| (a, b))
+            })
+        })
+    }
+
     /// Microseconds covered by `ranges`: whole microseconds, as Stone Soup's timestamps
     /// (Python datetimes) count, so that equal durations compare equal.
     pub fn duration_us(&self, ranges: &[(u32, u32)]) -> i64 {
@@ -426,22 +438,12 @@ pub fn overlap(a: &TrackHistory, b: &TrackHistory) -> bool {
 
 /// Counts every overlapping pair of a replay on the CPU (before deconfliction).
 pub fn count_replay(h: &ReplayHistory, params: &HistoryParams) -> Vec<PairAssociation> {
-    let mut out = Vec::new();
-    for blk in h.blocks() {
-        for a in blk.a_first..blk.a_first + blk.a_count {
-            for b in blk.b_first..blk.b_first + blk.b_count {
-                let (ta, tb) = (&h.tracks[a as usize], &h.tracks[b as usize]);
-                if !overlap(ta, tb) {
-                    continue;
-                }
-                let ranges = count_pair(ta, tb, params);
-                if !ranges.is_empty() {
-                    out.push(PairAssociation { a, b, ranges });
-                }
-            }
-        }
-    }
-    out
+    h.overlapping_pairs()
+        .filter_map(|(a, b)| {
+            let ranges = count_pair(&h.tracks[a as usize], &h.tracks[b as usize], params);
+            (!ranges.is_empty()).then_some(PairAssociation { a, b, ranges })
+        })
+        .collect()
 }
 
 /// The result of one replay: its associations, by sensor pair and track pair.
@@ -512,16 +514,12 @@ pub fn counts(histories: &[ReplayHistory]) -> HistoryCounts {
     };
     for h in histories {
         c.tracks += h.tracks.len();
-        for blk in h.blocks() {
-            c.pairs += u64::from(blk.a_count) * u64::from(blk.b_count);
-            for a in blk.a_first..blk.a_first + blk.a_count {
-                for b in blk.b_first..blk.b_first + blk.b_count {
-                    if overlap(&h.tracks[a as usize], &h.tracks[b as usize]) {
-                        c.overlapping_pairs += 1;
-                    }
-                }
-            }
-        }
+        c.pairs += h
+            .blocks()
+            .iter()
+            .map(|blk| u64::from(blk.a_count) * u64::from(blk.b_count))
+            .sum::<u64>();
+        c.overlapping_pairs += h.overlapping_pairs().count() as u64;
     }
     c
 }
@@ -679,16 +677,13 @@ pub fn score(histories: &[ReplayHistory], result: &[ReplayAssociations]) -> Opti
         }
     }
     for h in histories {
-        for blk in h.blocks() {
-            for a in blk.a_first..blk.a_first + blk.a_count {
-                for b in blk.b_first..blk.b_first + blk.b_count {
-                    let (ta, tb) = (&h.tracks[a as usize], &h.tracks[b as usize]);
-                    if ta.truth != NO_TRUTH && ta.truth == tb.truth && overlap(ta, tb) {
-                        s.same_object_overlapping += 1;
-                    }
-                }
-            }
-        }
+        s.same_object_overlapping += h
+            .overlapping_pairs()
+            .filter(|&(a, b)| {
+                let (ta, tb) = (h.tracks[a as usize].truth, h.tracks[b as usize].truth);
+                ta != NO_TRUTH && ta == tb
+            })
+            .count();
     }
     (s.labelled_pairs > 0).then(|| HistoryScore {
         purity: s.same_object_pairs as f64 / s.labelled_pairs as f64,

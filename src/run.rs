@@ -44,27 +44,13 @@ impl Engine {
     /// Opens the chosen backend. With `auto`, a GPU that cannot be opened means the CPU,
     /// and the reason is returned to be told to the user.
     pub fn open(choice: BackendChoice, opts: &GpuOptions) -> Result<(Engine, Option<String>)> {
-        match choice {
-            BackendChoice::Cpu => Ok((Engine::Cpu, None)),
-            BackendChoice::Gpu => Ok((Engine::Gpu(Box::new(GpuBackend::new(opts)?)), None)),
-            // The adapter is looked at before the kernels are compiled: a CPU implementation
-            // of Vulkan (llvmpipe) is slower than the CPU backend, so `auto` means a real GPU.
-            BackendChoice::Auto => match GpuContext::new(opts) {
-                Ok(ctx) if ctx.is_cpu_device() => Ok((
-                    Engine::Cpu,
-                    Some(format!(
-                        "the only adapter, {}, is a CPU implementation; running on the CPU \
-                         backend (--backend gpu forces it)",
-                        ctx.adapter.name
-                    )),
-                )),
-                Ok(ctx) => Ok((Engine::Gpu(Box::new(GpuBackend::with_context(ctx)?)), None)),
-                Err(e) => Ok((
-                    Engine::Cpu,
-                    Some(format!("no usable GPU ({e}); running on the CPU")),
-                )),
-            },
-        }
+        // The adapter is looked at before the kernels are compiled: a CPU implementation of
+        // Vulkan (llvmpipe) is slower than the CPU backend, so `auto` means a real GPU.
+        let (ctx, note) = open_context(choice, opts)?;
+        Ok(match ctx {
+            None => (Engine::Cpu, note),
+            Some(ctx) => (Engine::Gpu(Box::new(GpuBackend::with_context(ctx)?)), note),
+        })
     }
 
     /// What `summary.json` says of it.

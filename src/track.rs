@@ -611,7 +611,17 @@ fn alive(tr: &Track, params: &TrackerParams) -> bool {
     }
 }
 
-/// The sites of the sensors (each must have its radar model).
+/// The site of `sensor` among `sites`, or an error naming a sensor without a radar model.
+pub fn site_of(sites: &[Option<Site>], sensors: &SensorTable, sensor: u32) -> Result<Site> {
+    sites[sensor as usize].ok_or_else(|| {
+        Error::Config(format!(
+            "sensor `{}` has no radar model",
+            sensors.sensors[sensor as usize].name
+        ))
+    })
+}
+
+/// The sites of the sensors (`None` for a sensor without a radar model).
 pub fn sites(sensors: &SensorTable) -> Vec<Option<Site>> {
     sensors
         .sensors
@@ -640,13 +650,8 @@ pub fn track_cpu(
     let per_group: Vec<Vec<Report>> = groups
         .par_iter()
         .map(|(replay, sensor, dets)| {
-            let site = sites[*sensor as usize].as_ref().ok_or_else(|| {
-                Error::Config(format!(
-                    "sensor `{}` has no radar model",
-                    sensors.sensors[*sensor as usize].name
-                ))
-            })?;
-            track_sensor(site, *replay, *sensor, dets, params)
+            let site = site_of(&sites, sensors, *sensor)?;
+            track_sensor(&site, *replay, *sensor, dets, params)
         })
         .collect::<Result<_>>()?;
     let mut reports: Vec<Report> = per_group.into_iter().flatten().collect();

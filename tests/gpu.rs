@@ -17,6 +17,10 @@ use trackcorr::gpu::{self, GpuOptions, GpuTrack};
 use trackcorr::linalg::{Mat6, Vec6};
 use trackcorr::propagate::{MotionModel, Propagation, propagate};
 
+#[path = "common/random.rs"]
+mod random;
+use random::{random_cov, random_state, tracks_of_one_object};
+
 const FUSION: &str = include_str!("../shaders/fusion.wgsl");
 const BALLISTIC: &str = include_str!("../shaders/ballistic.wgsl");
 
@@ -48,40 +52,6 @@ fn every_shader_parses_and_validates() {
         .validate(&module)
         .unwrap_or_else(|e| panic!("{name}: {e:?}"));
     }
-}
-
-/// A random covariance: `A Aᵀ + diag`, with position and velocity scales of real tracks.
-fn random_cov(rng: &mut ChaCha8Rng) -> Mat6 {
-    let scale = [300.0, 300.0, 300.0, 20.0, 20.0, 20.0];
-    let a: [[f64; 6]; 6] =
-        std::array::from_fn(|i| std::array::from_fn(|_| rng.random_range(-1.0..1.0) * scale[i]));
-    std::array::from_fn(|i| {
-        std::array::from_fn(|j| {
-            let s: f64 = (0..6).map(|k| a[i][k] * a[j][k]).sum();
-            s + if i == j {
-                0.1 * scale[i] * scale[i]
-            } else {
-                0.0
-            }
-        })
-    })
-}
-
-/// A state 50–500 km up somewhere within 500 km of `centre`, moving at up to 3 km/s.
-fn random_state(rng: &mut ChaCha8Rng) -> Vec6 {
-    let p = geo::geodetic_to_ecef(
-        0.6 + rng.random_range(-0.08..0.08),
-        0.8 + rng.random_range(-0.08..0.08),
-        rng.random_range(50e3..500e3),
-    );
-    [
-        p[0],
-        p[1],
-        p[2],
-        rng.random_range(-3e3..3e3),
-        rng.random_range(-3e3..3e3),
-        rng.random_range(-2e3..2e3),
-    ]
 }
 
 fn assert_close(
@@ -153,20 +123,6 @@ fn propagate_matches_cpu_on_random_tracks() {
             );
         }
     }
-}
-
-/// Tracks of one object as several sensors would report it: a common truth plus each
-/// track's own error drawn from its covariance's scale.
-fn tracks_of_one_object(rng: &mut ChaCha8Rng, n: usize) -> Vec<(Vec6, Mat6)> {
-    let truth = random_state(rng);
-    (0..n)
-        .map(|_| {
-            let cov = random_cov(rng);
-            let x =
-                std::array::from_fn(|i| truth[i] + rng.random_range(-1.0..1.0) * cov[i][i].sqrt());
-            (x, cov)
-        })
-        .collect()
 }
 
 #[test]

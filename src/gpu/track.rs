@@ -8,7 +8,7 @@
 //! the kernel's iteration budget) is tracked again on the CPU; the count is returned.
 
 use super::{GpuContext, Kernel, KernelTimes, cast_vec, dispatch_workgroups};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{Detection, HAS_VELOCITY_COV, Report, SensorTable};
 use crate::scenario::tracker;
 use crate::track::{self, MODE_Q, MODE_TRANSITION, Site, TrackerParams};
@@ -157,12 +157,7 @@ impl Tracker {
         let sites = track::sites(sensors);
         let mut plans = Vec::new();
         for (replay, sensor, dets) in track::group_detections(detections) {
-            let site = sites[sensor as usize].ok_or_else(|| {
-                Error::Config(format!(
-                    "sensor `{}` has no radar model",
-                    sensors.sensors[sensor as usize].name
-                ))
-            })?;
+            let site = track::site_of(&sites, sensors, sensor)?;
             let mut times: Vec<f64> = dets.iter().map(|d| d.time).collect();
             times.dedup();
             let widest = track::scans(&dets).map(|s| s.len()).max().unwrap_or(0);
@@ -283,6 +278,7 @@ impl Tracker {
         let b_trackers = ctx.storage("trackers", bytemuck::cast_slice(&trackers))?;
         let b_scans = ctx.storage("scans", bytemuck::cast_slice(&scans))?;
         let b_dets = ctx.storage("detections", bytemuck::cast_slice(&dets))?;
+        let gate = crate::gate::chi_square_quantile(params.gate_probability, 3)?;
         loop {
             let b_slots = ctx.storage("track slots", &vec![0u8; n * SLOTS * SLOT_BYTES])?;
             let b_lone = ctx.storage("lone detections", &vec![0u8; n * LONE * LONE_BYTES])?;
@@ -301,7 +297,6 @@ impl Tracker {
                 "track reports",
                 capacity * size_of::<GpuTrackReport>() as u64,
             )?;
-            let gate = crate::gate::chi_square_quantile(params.gate_probability, 3)?;
             let mut rec = ctx.encoder();
             for step in 0..steps {
                 let tp = TrackParams {
@@ -358,12 +353,13 @@ impl Tracker {
             let mut out: Vec<GpuTrackReport> = cast_vec(&bytes[1]);
             out.truncate(count as usize);
             let states: Vec<GpuTrackerState> = cast_vec(&bytes[2]);
-            let rerun: Vec<usize> = (0..n)
-                .filter(|&k| chunk[k].on_cpu || states[k].overflow != 0)
+            let on_cpu: Vec<bool> = (0..n)
+                .map(|k| chunk[k].on_cpu || states[k].overflow != 0)
                 .collect();
+            let rerun: Vec<usize> = (0..n).filter(|&k| on_cpu[k]).collect();
             let reports = out
                 .iter()
-                .filter(|o| !rerun.contains(&(o.tracker as usize)))
+                .filter(|o| !on_cpu[o.tracker as usize])
                 .map(|o| {
                     let p = &chunk[o.tracker as usize];
                     let state = std::array::from_fn(|k| {
