@@ -36,6 +36,7 @@ pub fn run_demo(
         detections: None,
         sensors: Some(dir.file("sensors.csv")),
         truth: Some(dir.file("truth.csv")),
+        lenient: false,
     };
     let cfg = Config::default();
     let gospa = GospaParams::default();
@@ -53,6 +54,7 @@ pub fn run_demo(
         detections: None,
         sensors: Some(out.join("sensors.csv")),
         truth: Some(out.join("truth.csv")),
+        lenient: false,
     };
     let truth = io::read_truth(&dir.file("truth.csv"))?;
     let mut lines = Vec::new();

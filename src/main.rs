@@ -141,6 +141,11 @@ struct CorrelateArgs {
     truth: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "auto")]
     backend: BackendChoice,
+    /// Skip data rows that cannot be read (bad numbers, unknown sensors, covariances that
+    /// are not positive definite, rows out of order, …) instead of stopping at the first;
+    /// they are counted per reason in summary.json and on stderr.
+    #[arg(long)]
+    lenient: bool,
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
@@ -171,6 +176,11 @@ struct TrackArgs {
     delete_misses: u32,
     #[arg(long, value_enum, default_value = "auto")]
     backend: BackendChoice,
+    /// Skip data rows that cannot be read (bad numbers, unknown sensors, covariances that
+    /// are not positive definite, rows out of order, …) instead of stopping at the first;
+    /// they are counted per reason in summary.json and on stderr.
+    #[arg(long)]
+    lenient: bool,
     /// Output folder (reports.csv and summary.json).
     #[arg(long)]
     out: PathBuf,
@@ -314,8 +324,21 @@ impl CorrelationOptions {
     }
 }
 
+/// Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+const INTERRUPTED: i32 = 130;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Without a handler the process would die with its hidden partial folder in place.
+    if let Err(e) = ctrlc::set_handler(|| {
+        trackcorr::io::csv::remove_partial_outputs();
+        eprintln!("trackcorr: interrupted; no output written");
+        std::process::exit(INTERRUPTED);
+    }) {
+        eprintln!(
+            "trackcorr: cannot handle Ctrl-C ({e}); an interrupted run may leave a hidden partial folder"
+        );
+    }
     match run_cli(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -481,6 +504,7 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         detections: a.detections,
         sensors: a.sensors,
         truth: a.truth,
+        lenient: a.lenient,
     };
     // Read and correlate before the output folder exists: bad input leaves nothing behind.
     let result = run::correlate_files(
@@ -499,6 +523,9 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         &result.summary,
     )?;
     dir.commit()?;
+    for line in trackcorr::io::describe_skipped(&result.summary.skipped_rows) {
+        eprintln!("trackcorr: {line}");
+    }
     let c = &result.summary.counts;
     eprintln!(
         "{} replays, {} reports, {} local tracks, {} system tracks over {} epochs in {:.2} s -> {}",
@@ -599,7 +626,12 @@ fn track(a: TrackArgs) -> anyhow::Result<()> {
     params.validate()?;
     let start = Instant::now();
     let sensors = trackcorr::io::read_sensors(&a.sensors)?;
-    let detections = trackcorr::io::read_detections(&a.detections, &sensors)?;
+    let mut policy = if a.lenient {
+        trackcorr::io::RowPolicy::lenient()
+    } else {
+        trackcorr::io::RowPolicy::strict()
+    };
+    let detections = trackcorr::io::read_detections_with(&a.detections, &sensors, &mut policy)?;
     let read_s = start.elapsed().as_secs_f64();
     let (ctx, note) = run::open_context(a.backend, &GpuOptions::default())?;
     if let Some(n) = &note {
@@ -630,6 +662,7 @@ fn track(a: TrackArgs) -> anyhow::Result<()> {
             "local_tracks": tracks.len(),
             "reports": reports.len(),
         },
+        "skipped_rows": policy.skipped,
         "timing": { "read_s": read_s, "track_s": track_s },
     });
     let dir = OutputDir::create(&a.out)?;
@@ -639,6 +672,9 @@ fn track(a: TrackArgs) -> anyhow::Result<()> {
         format!("{}\n", serde_json::to_string_pretty(&summary)?).as_bytes(),
     )?;
     dir.commit()?;
+    for line in policy.describe() {
+        eprintln!("trackcorr: {line}");
+    }
     eprintln!(
         "{} detections -> {} local tracks, {} reports in {:.2} s -> {}",
         detections.len(),

@@ -9,6 +9,7 @@ use crate::io::{self, ReportSet};
 use crate::metrics::{self, Metrics, gospa::GospaParams};
 use crate::output::Counts;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -20,6 +21,8 @@ pub struct Inputs {
     pub detections: Option<PathBuf>,
     pub sensors: Option<PathBuf>,
     pub truth: Option<PathBuf>,
+    /// Skip data rows that cannot be read instead of stopping (`--lenient`).
+    pub lenient: bool,
 }
 
 /// The backend asked for.
@@ -105,6 +108,8 @@ pub struct Summary {
     pub inputs: Inputs,
     pub parameters: Config,
     pub counts: Counts,
+    /// Rows skipped under `--lenient`: file → reason → count (empty when strict).
+    pub skipped_rows: BTreeMap<String, BTreeMap<&'static str, u64>>,
     /// Wall-clock seconds per stage, and for the whole run (these vary between runs; every
     /// other field is reproducible).
     pub timing: Timing,
@@ -140,6 +145,11 @@ pub fn correlate_files(
 ) -> Result<Run> {
     cfg.validate()?;
     let start = Instant::now();
+    let mut policy = if inputs.lenient {
+        io::RowPolicy::lenient()
+    } else {
+        io::RowPolicy::strict()
+    };
     let sensors = inputs
         .sensors
         .as_deref()
@@ -147,9 +157,9 @@ pub fn correlate_files(
         .transpose()?;
     let mut track_s = 0.0;
     let reports = match (&inputs.reports, &inputs.detections, sensors) {
-        (Some(r), None, sensors) => io::read_reports(r, sensors.as_ref())?,
+        (Some(r), None, sensors) => io::read_reports_with(r, sensors.as_ref(), &mut policy)?,
         (None, Some(d), Some(sensors)) => {
-            let detections = io::read_detections(d, &sensors)?;
+            let detections = io::read_detections_with(d, &sensors, &mut policy)?;
             let t0 = Instant::now();
             let ctx = match engine {
                 Engine::Cpu => None,
@@ -183,7 +193,11 @@ pub fn correlate_files(
             ));
         }
     };
-    let truth = inputs.truth.as_deref().map(io::read_truth).transpose()?;
+    let truth = inputs
+        .truth
+        .as_deref()
+        .map(|t| io::read_truth_with(t, &mut policy))
+        .transpose()?;
     let read_s = start.elapsed().as_secs_f64() - track_s;
     let correlation = engine.correlate(&reports, cfg, progress)?;
     let t_metrics = Instant::now();
@@ -198,6 +212,7 @@ pub fn correlate_files(
         inputs: inputs.clone(),
         parameters: *cfg,
         counts: Counts::of(&correlation, reports.reports.len()),
+        skipped_rows: policy.skipped,
         timing: Timing {
             read_s,
             track_s,

@@ -5,6 +5,10 @@
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
+/// The longest line the reader accepts: a full reports row is about 400 bytes, so a longer
+/// line is a damaged file, not data; reading stops there instead of holding it in memory.
+pub const MAX_LINE_BYTES: usize = 1 << 16;
+
 /// A CSV file read into memory, with its header.
 pub struct Table {
     path: PathBuf,
@@ -12,6 +16,9 @@ pub struct Table {
     header: Vec<String>,
     /// Byte offset where the data lines start.
     body: usize,
+    /// Lines that could not be read as text (too long, not UTF-8), blank in `text`:
+    /// `(line, column, message)`, by line.
+    unreadable: Vec<(usize, usize, String)>,
 }
 
 /// One data row: its 1-based line number and its fields with their 1-based columns.
@@ -23,26 +30,92 @@ pub struct Row<'a> {
 }
 
 impl Table {
-    /// Reads `path`. Accepts a UTF-8 byte-order mark and CRLF line ends; rejects an empty
-    /// file, non-UTF-8 bytes and a header with duplicate or empty names.
+    /// Reads `path`, stopping at the first line that is not UTF-8 text or is longer than
+    /// [`MAX_LINE_BYTES`]. Accepts a UTF-8 byte-order mark and CRLF line ends; rejects an
+    /// empty file and a header with duplicate or empty names.
     pub fn read(path: &Path) -> Result<Table> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let text = match String::from_utf8(bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-                let line = 1 + valid.iter().filter(|&&b| b == b'\n').count();
-                let start = match valid.iter().rposition(|&b| b == b'\n') {
-                    Some(p) => p + 1,
-                    // A byte-order mark is not a column.
-                    None if valid.starts_with("\u{feff}".as_bytes()) => 3,
-                    None => 0,
-                };
-                let column = 1 + String::from_utf8_lossy(&valid[start..]).chars().count();
-                return Err(Error::input(path, line, column, "expected UTF-8 text"));
+        Self::read_lines(path, false)
+    }
+
+    /// Like [`Table::read`], but a data line that cannot be read as text becomes an error
+    /// of that row only (for `--lenient`) and reading goes on.
+    pub fn read_lenient(path: &Path) -> Result<Table> {
+        Self::read_lines(path, true)
+    }
+
+    fn read_lines(path: &Path, go_on: bool) -> Result<Table> {
+        use std::io::{BufRead, Read};
+        let io = |e| Error::io(path, e);
+        let file = std::fs::File::open(path).map_err(io)?;
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+        let mut text = String::new();
+        let mut unreadable = Vec::new();
+        let mut buf = Vec::new();
+        let mut line = 0;
+        loop {
+            buf.clear();
+            let n = reader
+                .by_ref()
+                .take(MAX_LINE_BYTES as u64 + 1)
+                .read_until(b'\n', &mut buf)
+                .map_err(io)?;
+            if n == 0 {
+                break;
             }
-        };
-        Self::parse(path, text)
+            line += 1;
+            let ended = buf.last() == Some(&b'\n');
+            let problem = if !ended && buf.len() > MAX_LINE_BYTES {
+                Some((
+                    MAX_LINE_BYTES + 1,
+                    format!("expected a line of at most {MAX_LINE_BYTES} bytes (one CSV row)"),
+                ))
+            } else {
+                match std::str::from_utf8(&buf) {
+                    Ok(s) => {
+                        text.push_str(s);
+                        None
+                    }
+                    Err(e) => {
+                        let valid = &buf[..e.valid_up_to()];
+                        // A byte-order mark is not a column.
+                        let skip = if line == 1 && valid.starts_with("\u{feff}".as_bytes()) {
+                            3
+                        } else {
+                            0
+                        };
+                        let column = 1 + String::from_utf8_lossy(&valid[skip..]).chars().count();
+                        Some((column, "expected UTF-8 text".to_string()))
+                    }
+                }
+            };
+            let Some((column, message)) = problem else {
+                continue;
+            };
+            if line == 1 || !go_on {
+                if line == 1 {
+                    return Err(Error::input(path, line, column, message));
+                }
+                // Rows before it are still read (their errors come first); none after.
+                unreadable.push((line, column, message));
+                break;
+            }
+            unreadable.push((line, column, message));
+            text.push('\n');
+            // Drop the rest of an overlong line without holding it.
+            let mut rest_ended = ended;
+            while !rest_ended {
+                buf.clear();
+                let n = reader
+                    .by_ref()
+                    .take(MAX_LINE_BYTES as u64)
+                    .read_until(b'\n', &mut buf)
+                    .map_err(io)?;
+                rest_ended = n == 0 || buf.last() == Some(&b'\n');
+            }
+        }
+        let mut table = Self::parse(path, text)?;
+        table.unreadable = unreadable;
+        Ok(table)
     }
 
     /// Parses CSV text as if read from `path`.
@@ -82,6 +155,7 @@ impl Table {
             text,
             header,
             body,
+            unreadable: Vec::new(),
         })
     }
 
@@ -110,15 +184,21 @@ impl Table {
     }
 
     /// The data rows, skipping blank lines. A row with fewer or more fields than the
-    /// header is an error.
+    /// header, or a line that could not be read as text, is an error.
     pub fn rows(&self) -> impl Iterator<Item = Result<Row<'_>>> {
         let width = self.header.len();
         let path = self.path.as_path();
-        self.text[self.body..]
-            .split('\n')
-            .enumerate()
+        let mut unreadable = self.unreadable.iter().peekable();
+        let lines = self.text[self.body..].split('\n').enumerate();
+        // An unreadable last line has no line of its own in `text`: one blank to carry it.
+        lines
+            .chain(std::iter::once((usize::MAX - 2, "")))
             .filter_map(move |(i, raw)| {
                 let line = i + 2;
+                if let Some((bad, column, message)) = unreadable.next_if(|(bad, _, _)| *bad <= line)
+                {
+                    return Some(Err(Error::input(path, *bad, *column, message.clone())));
+                }
                 let text = raw.trim_end_matches('\r');
                 if text.trim().is_empty() {
                     return None;
@@ -151,7 +231,7 @@ impl Table {
 
     /// True when the file has no data rows.
     pub fn is_empty(&self) -> bool {
-        self.text[self.body..].trim().is_empty()
+        self.unreadable.is_empty() && self.text[self.body..].trim().is_empty()
     }
 
     /// An error for a file without data rows.
@@ -294,8 +374,27 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     })
 }
 
+/// The hidden folders of this process's unfinished outputs, for [`remove_partial_outputs`].
+static PARTIAL: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn partial() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    PARTIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Removes every unfinished output folder of this process; for an interrupt (Ctrl-C) handler,
+/// which then ends the process. A commit under way finishes first (it holds the same lock),
+/// so an interrupted run leaves either its whole output or none.
+pub fn remove_partial_outputs() {
+    for dir in partial().drain(..) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 /// An output folder that appears under its final name only when [`OutputDir::commit`] is
-/// called: until then files go to a hidden sibling folder, removed if the run fails.
+/// called: until then files go to a hidden sibling folder, removed if the run fails or is
+/// interrupted.
 pub struct OutputDir {
     final_path: PathBuf,
     tmp: PathBuf,
@@ -347,7 +446,9 @@ impl OutputDir {
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
         }
+        let mut registry = partial();
         std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        registry.push(tmp.clone());
         Ok(OutputDir {
             final_path: path.to_path_buf(),
             tmp,
@@ -368,6 +469,8 @@ impl OutputDir {
 
     /// Moves the folder to its final name, replacing an earlier output there.
     pub fn commit(mut self) -> Result<PathBuf> {
+        let mut registry = partial();
+        registry.retain(|p| p != &self.tmp);
         if self.final_path.exists() {
             let old = self.tmp.with_extension("old");
             std::fs::rename(&self.final_path, &old).map_err(|e| Error::io(&self.final_path, e))?;
@@ -386,6 +489,8 @@ impl OutputDir {
 impl Drop for OutputDir {
     fn drop(&mut self) {
         if !self.committed {
+            let mut registry = partial();
+            registry.retain(|p| p != &self.tmp);
             let _ = std::fs::remove_dir_all(&self.tmp);
         }
     }

@@ -6,12 +6,107 @@ mod reports;
 mod sensors;
 mod truth;
 
-pub use detections::{read_detections, write_detections};
-pub use reports::{COMPONENTS, ReportSet, cov_column, read_reports, write_reports};
+pub use detections::{read_detections, read_detections_with, write_detections};
+pub use reports::{
+    COMPONENTS, ReportSet, cov_column, read_reports, read_reports_with, write_reports,
+};
 pub use sensors::{read_sensors, write_sensors};
-pub use truth::{read_truth, write_truth};
+pub use truth::{read_truth, read_truth_with, write_truth};
 
+use crate::error::{Error, Result};
+use std::collections::BTreeMap;
 use std::fmt::Write;
+
+/// What the readers do with a data row they cannot read: stop with its error (strict, the
+/// default) or, with `--lenient`, skip it and count it by reason. Only rows are skipped:
+/// a file that cannot be read, lacks a column, or has no good row is an error either way,
+/// and so is any problem in the sensors file.
+#[derive(Clone, Debug, Default)]
+pub struct RowPolicy {
+    pub lenient: bool,
+    /// Rows skipped: file → reason → count.
+    pub skipped: BTreeMap<String, BTreeMap<&'static str, u64>>,
+}
+
+impl RowPolicy {
+    pub fn strict() -> RowPolicy {
+        RowPolicy::default()
+    }
+
+    pub fn lenient() -> RowPolicy {
+        RowPolicy {
+            lenient: true,
+            ..RowPolicy::default()
+        }
+    }
+
+    /// Passes a row's error on, or, when lenient, counts it and lets reading go on.
+    pub fn skip(&mut self, e: Error) -> Result<()> {
+        match e {
+            Error::Input { file, message, .. } if self.lenient => {
+                *self
+                    .skipped
+                    .entry(file.display().to_string())
+                    .or_default()
+                    .entry(reason(&message))
+                    .or_default() += 1;
+                Ok(())
+            }
+            e => Err(e),
+        }
+    }
+
+    /// Rows skipped in all.
+    pub fn total(&self) -> u64 {
+        self.skipped.values().flat_map(|r| r.values()).sum()
+    }
+
+    /// See [`describe_skipped`].
+    pub fn describe(&self) -> Vec<String> {
+        describe_skipped(&self.skipped)
+    }
+}
+
+/// One line per file for stderr, e.g. `skipped 3 rows of r.csv: 2 not a number, 1 unknown
+/// sensor`; none when nothing was skipped.
+pub fn describe_skipped(skipped: &BTreeMap<String, BTreeMap<&'static str, u64>>) -> Vec<String> {
+    skipped
+        .iter()
+        .map(|(file, reasons)| {
+            let n: u64 = reasons.values().sum();
+            let parts: Vec<String> = reasons.iter().map(|(r, k)| format!("{k} {r}")).collect();
+            format!("skipped {n} rows of {file}: {}", parts.join(", "))
+        })
+        .collect()
+}
+
+/// The reason a row was skipped, from its error message (the readers' wording: see the
+/// `expected …` messages in this module's readers).
+fn reason(message: &str) -> &'static str {
+    const REASONS: &[(&str, &str)] = &[
+        ("expected a line of at most", "line too long"),
+        ("expected UTF-8", "not UTF-8"),
+        ("fields as in the header", "wrong number of fields"),
+        ("expected a finite number", "NaN or Inf"),
+        ("expected a number", "not a number"),
+        (
+            "expected a non-negative integer",
+            "not a non-negative integer",
+        ),
+        ("expected a time in", "time out of range"),
+        ("rows must be sorted", "out of order"),
+        ("duplicate", "duplicate"),
+        ("unknown sensor", "unknown sensor"),
+        ("symmetric", "covariance not symmetric"),
+        ("variance", "covariance not positive definite"),
+        ("correlation", "covariance not positive definite"),
+        ("positive definite", "covariance not positive definite"),
+    ];
+    REASONS
+        .iter()
+        .find(|(phrase, _)| message.contains(phrase))
+        .map_or("other", |(_, r)| r)
+}
 
 /// Appends `v` with `decimals` digits after the point, writing `-0` as `0` so that outputs
 /// do not depend on the sign of a rounded zero.

@@ -1,5 +1,6 @@
 //! `truth.csv`: `replay,time,object,x,y,z,vx,vy,vz`.
 
+use super::RowPolicy;
 use super::csv::{Table, TimeOrder, write_atomic};
 use super::reports::COMPONENTS;
 use super::{push_fixed, push_state};
@@ -9,7 +10,16 @@ use std::path::Path;
 
 /// Reads truth samples, sorted by replay, then time.
 pub fn read_truth(path: &Path) -> Result<Vec<TruthSample>> {
-    let table = Table::read(path)?;
+    read_truth_with(path, &mut RowPolicy::strict())
+}
+
+/// [`read_truth`] with a policy for rows that cannot be read.
+pub fn read_truth_with(path: &Path, policy: &mut RowPolicy) -> Result<Vec<TruthSample>> {
+    let table = if policy.lenient {
+        Table::read_lenient(path)?
+    } else {
+        Table::read(path)?
+    };
     let mut order = TimeOrder::new(&table)?;
     let c_object = table.column("object")?;
     let mut c_state = [0usize; 6];
@@ -21,22 +31,31 @@ pub fn read_truth(path: &Path) -> Result<Vec<TruthSample>> {
     }
     let mut out = Vec::new();
     for row in table.rows() {
-        let row = row?;
-        let (replay, time) = order.next(&row)?;
-        let object = row.u32(c_object, "object")?;
-        if object > i32::MAX as u32 {
-            return Err(row.error(c_object, "expected an object id below 2^31"));
-        }
-        let mut state = [0.0; 6];
-        for k in 0..6 {
-            state[k] = row.f64(c_state[k], COMPONENTS[k])?;
-        }
-        out.push(TruthSample {
-            time,
-            state,
-            replay,
-            object,
+        let parsed = row.and_then(|row| {
+            let (replay, time) = order.next(&row)?;
+            let object = row.u32(c_object, "object")?;
+            if object > i32::MAX as u32 {
+                return Err(row.error(c_object, "expected an object id below 2^31"));
+            }
+            let mut state = [0.0; 6];
+            for k in 0..6 {
+                state[k] = row.f64(c_state[k], COMPONENTS[k])?;
+            }
+            Ok(TruthSample {
+                time,
+                state,
+                replay,
+                object,
+            })
         });
+        match parsed {
+            Ok(v) => out.push(v),
+            Err(e) => policy.skip(e)?,
+        }
+    }
+    if out.is_empty() {
+        // Every row was skipped (--lenient).
+        return Err(table.no_rows_error("truth"));
     }
     Ok(out)
 }
