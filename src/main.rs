@@ -141,16 +141,23 @@ struct CorrelateArgs {
     truth: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "auto")]
     backend: BackendChoice,
-    /// Skip data rows that cannot be read (bad numbers, unknown sensors, covariances that
-    /// are not positive definite, rows out of order, …) instead of stopping at the first;
-    /// they are counted per reason in summary.json and on stderr.
-    #[arg(long)]
-    lenient: bool,
+    #[command(flatten)]
+    rows: RowOptions,
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
     #[command(flatten)]
     options: CorrelationOptions,
+}
+
+/// What to do with input rows that cannot be read (`correlate`, `track`).
+#[derive(Args)]
+struct RowOptions {
+    /// Skip data rows that cannot be read (bad numbers, unknown sensors, covariances that
+    /// are not positive definite, rows out of order, …) instead of stopping at the first;
+    /// they are counted per reason in summary.json and on stderr.
+    #[arg(long)]
+    lenient: bool,
 }
 
 #[derive(Args)]
@@ -176,11 +183,8 @@ struct TrackArgs {
     delete_misses: u32,
     #[arg(long, value_enum, default_value = "auto")]
     backend: BackendChoice,
-    /// Skip data rows that cannot be read (bad numbers, unknown sensors, covariances that
-    /// are not positive definite, rows out of order, …) instead of stopping at the first;
-    /// they are counted per reason in summary.json and on stderr.
-    #[arg(long)]
-    lenient: bool,
+    #[command(flatten)]
+    rows: RowOptions,
     /// Output folder (reports.csv and summary.json).
     #[arg(long)]
     out: PathBuf,
@@ -504,7 +508,7 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         detections: a.detections,
         sensors: a.sensors,
         truth: a.truth,
-        lenient: a.lenient,
+        lenient: a.rows.lenient,
     };
     // Read and correlate before the output folder exists: bad input leaves nothing behind.
     let result = run::correlate_files(
@@ -626,11 +630,7 @@ fn track(a: TrackArgs) -> anyhow::Result<()> {
     params.validate()?;
     let start = Instant::now();
     let sensors = trackcorr::io::read_sensors(&a.sensors)?;
-    let mut policy = if a.lenient {
-        trackcorr::io::RowPolicy::lenient()
-    } else {
-        trackcorr::io::RowPolicy::strict()
-    };
+    let mut policy = trackcorr::io::RowPolicy::new(a.rows.lenient);
     let detections = trackcorr::io::read_detections_with(&a.detections, &sensors, &mut policy)?;
     let read_s = start.elapsed().as_secs_f64();
     let (ctx, note) = run::open_context(a.backend, &GpuOptions::default())?;

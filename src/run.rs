@@ -145,11 +145,7 @@ pub fn correlate_files(
 ) -> Result<Run> {
     cfg.validate()?;
     let start = Instant::now();
-    let mut policy = if inputs.lenient {
-        io::RowPolicy::lenient()
-    } else {
-        io::RowPolicy::strict()
-    };
+    let mut policy = io::RowPolicy::new(inputs.lenient);
     let sensors = inputs
         .sensors
         .as_deref()

@@ -34,16 +34,12 @@ impl Table {
     /// [`MAX_LINE_BYTES`]. Accepts a UTF-8 byte-order mark and CRLF line ends; rejects an
     /// empty file and a header with duplicate or empty names.
     pub fn read(path: &Path) -> Result<Table> {
-        Self::read_lines(path, false)
+        Self::read_with(path, false)
     }
 
-    /// Like [`Table::read`], but a data line that cannot be read as text becomes an error
-    /// of that row only (for `--lenient`) and reading goes on.
-    pub fn read_lenient(path: &Path) -> Result<Table> {
-        Self::read_lines(path, true)
-    }
-
-    fn read_lines(path: &Path, go_on: bool) -> Result<Table> {
+    /// [`Table::read`], but with `lenient` a data line that cannot be read as text becomes
+    /// an error of that row only (for `--lenient`) and reading goes on.
+    pub fn read_with(path: &Path, lenient: bool) -> Result<Table> {
         use std::io::{BufRead, Read};
         let io = |e| Error::io(path, e);
         let file = std::fs::File::open(path).map_err(io)?;
@@ -91,15 +87,15 @@ impl Table {
             let Some((column, message)) = problem else {
                 continue;
             };
-            if line == 1 || !go_on {
-                if line == 1 {
-                    return Err(Error::input(path, line, column, message));
-                }
-                // Rows before it are still read (their errors come first); none after.
-                unreadable.push((line, column, message));
-                break;
+            if line == 1 {
+                return Err(Error::input(path, line, column, message));
             }
             unreadable.push((line, column, message));
+            if !lenient {
+                // Rows before it are still read (their errors come first); none after.
+                break;
+            }
+            // A blank line in its place keeps the line numbers.
             text.push('\n');
             // Drop the rest of an overlong line without holding it.
             let mut rest_ended = ended;
@@ -188,11 +184,12 @@ impl Table {
     pub fn rows(&self) -> impl Iterator<Item = Result<Row<'_>>> {
         let width = self.header.len();
         let path = self.path.as_path();
+        // Every unreadable line has a blank line of its own in `text` (the one a strict read
+        // stops at is the empty piece after the last line end).
         let mut unreadable = self.unreadable.iter().peekable();
-        let lines = self.text[self.body..].split('\n').enumerate();
-        // An unreadable last line has no line of its own in `text`: one blank to carry it.
-        lines
-            .chain(std::iter::once((usize::MAX - 2, "")))
+        self.text[self.body..]
+            .split('\n')
+            .enumerate()
             .filter_map(move |(i, raw)| {
                 let line = i + 2;
                 if let Some((bad, column, message)) = unreadable.next_if(|(bad, _, _)| *bad <= line)

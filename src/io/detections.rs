@@ -52,11 +52,7 @@ pub fn read_detections_with(
     sensors: &SensorTable,
     policy: &mut RowPolicy,
 ) -> Result<Vec<Detection>> {
-    let table = if policy.lenient {
-        Table::read_lenient(path)?
-    } else {
-        Table::read(path)?
-    };
+    let table = Table::read_with(path, policy.lenient)?;
     let mut order = TimeOrder::new(&table)?;
     let c_sensor = table.column("sensor")?;
     let c_truth = table.find("truth");
@@ -74,83 +70,68 @@ pub fn read_detections_with(
             ));
         }
     };
-    if table.is_empty() {
-        return Err(table.no_rows_error("detection"));
-    }
-    let mut out = Vec::new();
-    for row in table.rows() {
-        let parsed = row.and_then(|row| {
-            let (replay, time) = order.next(&row)?;
-            let name = row.name(c_sensor, "sensor")?;
-            let sensor = sensors.index(name).ok_or_else(|| {
-                row.error(
-                    c_sensor,
-                    format!("unknown sensor `{name}`: expected one of the sensors file's names"),
-                )
-            })?;
-            if sensors.sensors[sensor].radar.is_none() {
+    policy.read_rows(&table, "detection", |row| {
+        let (replay, time) = order.next(row)?;
+        let name = row.name(c_sensor, "sensor")?;
+        let sensor = sensors.index(name).ok_or_else(|| {
+            row.error(
+                c_sensor,
+                format!("unknown sensor `{name}`: expected one of the sensors file's names"),
+            )
+        })?;
+        if sensors.sensors[sensor].radar.is_none() {
+            return Err(row.error(
+                c_sensor,
+                format!("sensor `{name}` has no site and noise model in the sensors file"),
+            ));
+        }
+        let names = if is_polar {
+            ["range", "azimuth", "elevation"]
+        } else {
+            ["x", "y", "z"]
+        };
+        let v = [
+            row.f64(cols[0], names[0])?,
+            row.f64(cols[1], names[1])?,
+            row.f64(cols[2], names[2])?,
+        ];
+        let measurement = if is_polar {
+            if v[0] <= 0.0 {
                 return Err(row.error(
-                    c_sensor,
-                    format!("sensor `{name}` has no site and noise model in the sensors file"),
+                    cols[0],
+                    format!("expected a positive range, found {}", v[0]),
                 ));
             }
-            let names = if is_polar {
-                ["range", "azimuth", "elevation"]
-            } else {
-                ["x", "y", "z"]
-            };
-            let v = [
-                row.f64(cols[0], names[0])?,
-                row.f64(cols[1], names[1])?,
-                row.f64(cols[2], names[2])?,
-            ];
-            let measurement = if is_polar {
-                if v[0] <= 0.0 {
-                    return Err(row.error(
-                        cols[0],
-                        format!("expected a positive range, found {}", v[0]),
-                    ));
-                }
-                if v[2].abs() > std::f64::consts::FRAC_PI_2 {
-                    return Err(row.error(
-                        cols[2],
-                        format!("expected an elevation within ±π/2 rad, found {}", v[2]),
-                    ));
-                }
-                v
-            } else {
-                let r = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-                if r == 0.0 {
-                    return Err(
-                        row.line_error("expected a detection away from the sensor, found 0,0,0")
-                    );
-                }
-                [r, v[0].atan2(v[1]), (v[2] / r).asin()]
-            };
-            let truth = match c_truth {
-                Some(c) if !row.str(c).is_empty() && row.str(c) != "-1" => {
-                    let t = row.u32(c, "truth")?;
-                    i32::try_from(t).map_err(|_| row.error(c, "expected a truth id below 2^31"))?
-                }
-                _ => NO_TRUTH,
-            };
-            Ok(Detection {
-                time,
-                measurement,
-                replay,
-                sensor: sensor as u32,
-                truth,
-                _pad: 0,
-            })
-        });
-        match parsed {
-            Ok(v) => out.push(v),
-            Err(e) => policy.skip(e)?,
-        }
-    }
-    if out.is_empty() {
-        // Every row was skipped (--lenient).
-        return Err(table.no_rows_error("detection"));
-    }
-    Ok(out)
+            if v[2].abs() > std::f64::consts::FRAC_PI_2 {
+                return Err(row.error(
+                    cols[2],
+                    format!("expected an elevation within ±π/2 rad, found {}", v[2]),
+                ));
+            }
+            v
+        } else {
+            let r = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+            if r == 0.0 {
+                return Err(
+                    row.line_error("expected a detection away from the sensor, found 0,0,0")
+                );
+            }
+            [r, v[0].atan2(v[1]), (v[2] / r).asin()]
+        };
+        let truth = match c_truth {
+            Some(c) if !row.str(c).is_empty() && row.str(c) != "-1" => {
+                let t = row.u32(c, "truth")?;
+                i32::try_from(t).map_err(|_| row.error(c, "expected a truth id below 2^31"))?
+            }
+            _ => NO_TRUTH,
+        };
+        Ok(Detection {
+            time,
+            measurement,
+            replay,
+            sensor: sensor as u32,
+            truth,
+            _pad: 0,
+        })
+    })
 }

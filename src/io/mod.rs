@@ -14,6 +14,7 @@ pub use sensors::{read_sensors, write_sensors};
 pub use truth::{read_truth, read_truth_with, write_truth};
 
 use crate::error::{Error, Result};
+use csv::{Row, Table};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -30,14 +31,36 @@ pub struct RowPolicy {
 
 impl RowPolicy {
     pub fn strict() -> RowPolicy {
-        RowPolicy::default()
+        RowPolicy::new(false)
     }
 
-    pub fn lenient() -> RowPolicy {
+    pub fn new(lenient: bool) -> RowPolicy {
         RowPolicy {
-            lenient: true,
+            lenient,
             ..RowPolicy::default()
         }
+    }
+
+    /// Reads every data row of `table` with `parse`, stopping at the first bad one or, when
+    /// lenient, skipping it; a file without a good row is an error that names `what` a row
+    /// holds.
+    pub fn read_rows<'t, T>(
+        &mut self,
+        table: &'t Table,
+        what: &str,
+        mut parse: impl FnMut(&Row<'t>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        for row in table.rows() {
+            match row.and_then(|row| parse(&row)) {
+                Ok(v) => out.push(v),
+                Err(e) => self.skip(e)?,
+            }
+        }
+        if out.is_empty() {
+            return Err(table.no_rows_error(what));
+        }
+        Ok(out)
     }
 
     /// Passes a row's error on, or, when lenient, counts it and lets reading go on.
@@ -54,11 +77,6 @@ impl RowPolicy {
             }
             e => Err(e),
         }
-    }
-
-    /// Rows skipped in all.
-    pub fn total(&self) -> u64 {
-        self.skipped.values().flat_map(|r| r.values()).sum()
     }
 
     /// See [`describe_skipped`].

@@ -45,11 +45,7 @@ pub fn read_reports_with(
     sensors: Option<&SensorTable>,
     policy: &mut RowPolicy,
 ) -> Result<ReportSet> {
-    let table = if policy.lenient {
-        Table::read_lenient(path)?
-    } else {
-        Table::read(path)?
-    };
+    let table = Table::read_with(path, policy.lenient)?;
     let mut order = TimeOrder::new(&table)?;
     let c_sensor = table.column("sensor")?;
     let c_track = table.column("track")?;
@@ -88,106 +84,93 @@ pub fn read_reports_with(
             }
         }
     }
-    if table.is_empty() {
-        return Err(table.no_rows_error("report"));
-    }
 
     let mut table_sensors: Vec<Sensor> = Vec::new();
-    let mut reports = Vec::new();
     let mut last_time_of_track: HashMap<(u32, u32, u32), f64> = HashMap::new();
-    for row in table.rows() {
-        let parsed = row.and_then(|row| {
-            let (replay, time) = order.next(&row)?;
-            let name = row.name(c_sensor, "sensor")?;
-            let sensor = match sensors {
-                Some(t) => t.index(name).ok_or_else(|| {
-                    row.error(
-                        c_sensor,
-                        format!("unknown sensor `{name}`: expected one of the sensors file's names"),
-                    )
-                })?,
-                None => match table_sensors.iter().position(|s| s.name == name) {
-                    Some(k) => k,
-                    None => {
-                        table_sensors.push(Sensor {
-                            name: name.to_string(),
-                            network: name.to_string(),
-                            radar: None,
-                        });
-                        table_sensors.len() - 1
-                    }
-                },
-            } as u32;
-            let track = row.u32(c_track, "track")?;
-            if let Some(t0) = last_time_of_track.insert((replay, sensor, track), time)
-                && t0 == time
-            {
+    let reports = policy.read_rows(&table, "report", |row| {
+        let (replay, time) = order.next(row)?;
+        let name = row.name(c_sensor, "sensor")?;
+        let sensor = match sensors {
+            Some(t) => t.index(name).ok_or_else(|| {
+                row.error(
+                    c_sensor,
+                    format!("unknown sensor `{name}`: expected one of the sensors file's names"),
+                )
+            })?,
+            None => match table_sensors.iter().position(|s| s.name == name) {
+                Some(k) => k,
+                None => {
+                    table_sensors.push(Sensor {
+                        name: name.to_string(),
+                        network: name.to_string(),
+                        radar: None,
+                    });
+                    table_sensors.len() - 1
+                }
+            },
+        } as u32;
+        let track = row.u32(c_track, "track")?;
+        if let Some(t0) = last_time_of_track.insert((replay, sensor, track), time)
+            && t0 == time
+        {
+            return Err(row.error(
+                c_track,
+                format!(
+                    "duplicate report: sensor {name} track {track} already has one at time {time}"
+                ),
+            ));
+        }
+        let truth = match c_truth {
+            Some(c) if !row.str(c).is_empty() && row.str(c) != "-1" => {
+                let v = row.u32(c, "truth")?;
+                i32::try_from(v).map_err(|_| row.error(c, "expected a truth id below 2^31"))?
+            }
+            _ => NO_TRUTH,
+        };
+        let mut state = [0.0; 6];
+        for k in 0..6 {
+            state[k] = row.f64(c_state[k], COMPONENTS[k])?;
+        }
+        let mut cov: Mat6 = [[0.0; 6]; 6];
+        for i in 0..dim {
+            for j in i..dim {
+                let v = row.f64(c_cov[i][j], &cov_column(i, j))?;
+                cov[i][j] = v;
+                cov[j][i] = v;
+            }
+        }
+        for &(a, b) in &mirrored {
+            let (va, vb) = (row.f64(a, "covariance")?, row.f64(b, "covariance")?);
+            if (va - vb).abs() > 1e-9 * va.abs().max(vb.abs()).max(1e-300) {
                 return Err(row.error(
-                    c_track,
-                    format!(
-                        "duplicate report: sensor {name} track {track} already has one at time {time}"
-                    ),
+                    b,
+                    format!("expected a symmetric covariance: {vb} differs from its mirror {va}"),
                 ));
             }
-            let truth = match c_truth {
-                Some(c) if !row.str(c).is_empty() && row.str(c) != "-1" => {
-                    let v = row.u32(c, "truth")?;
-                    i32::try_from(v).map_err(|_| row.error(c, "expected a truth id below 2^31"))?
-                }
-                _ => NO_TRUTH,
-            };
-            let mut state = [0.0; 6];
-            for k in 0..6 {
-                state[k] = row.f64(c_state[k], COMPONENTS[k])?;
-            }
-            let mut cov: Mat6 = [[0.0; 6]; 6];
-            for i in 0..dim {
-                for j in i..dim {
-                    let v = row.f64(c_cov[i][j], &cov_column(i, j))?;
-                    cov[i][j] = v;
-                    cov[j][i] = v;
-                }
-            }
-            for &(a, b) in &mirrored {
-                let (va, vb) = (row.f64(a, "covariance")?, row.f64(b, "covariance")?);
-                if (va - vb).abs() > 1e-9 * va.abs().max(vb.abs()).max(1e-300) {
-                    return Err(row.error(
-                        b,
-                        format!("expected a symmetric covariance: {vb} differs from its mirror {va}"),
-                    ));
-                }
-            }
-            if linalg::cholesky(&cov, dim).is_err() {
-                return Err(covariance_error(&row, &cov, &c_cov, dim));
-            }
-            let mut flags = 0;
-            if full {
-                flags |= HAS_VELOCITY_COV;
-            } else {
-                for k in 3..6 {
-                    cov[k][k] = DEFAULT_VELOCITY_SIGMA * DEFAULT_VELOCITY_SIGMA;
-                }
-            }
-        Ok(Report {
-                time,
-                state,
-                cov,
-                replay,
-                sensor,
-                track,
-                truth,
-                flags,
-                line: u32::try_from(row.line).unwrap_or(u32::MAX),
-            })
-        });
-        match parsed {
-            Ok(v) => reports.push(v),
-            Err(e) => policy.skip(e)?,
         }
-    }
-    if reports.is_empty() {
-        return Err(table.no_rows_error("report"));
-    }
+        if linalg::cholesky(&cov, dim).is_err() {
+            return Err(covariance_error(row, &cov, &c_cov, dim));
+        }
+        let mut flags = 0;
+        if full {
+            flags |= HAS_VELOCITY_COV;
+        } else {
+            for k in 3..6 {
+                cov[k][k] = DEFAULT_VELOCITY_SIGMA * DEFAULT_VELOCITY_SIGMA;
+            }
+        }
+        Ok(Report {
+            time,
+            state,
+            cov,
+            replay,
+            sensor,
+            track,
+            truth,
+            flags,
+            line: u32::try_from(row.line).unwrap_or(u32::MAX),
+        })
+    })?;
     let sensors = match sensors {
         Some(t) => t.clone(),
         None => SensorTable::new(table_sensors),

@@ -15,49 +15,30 @@ pub fn read_truth(path: &Path) -> Result<Vec<TruthSample>> {
 
 /// [`read_truth`] with a policy for rows that cannot be read.
 pub fn read_truth_with(path: &Path, policy: &mut RowPolicy) -> Result<Vec<TruthSample>> {
-    let table = if policy.lenient {
-        Table::read_lenient(path)?
-    } else {
-        Table::read(path)?
-    };
+    let table = Table::read_with(path, policy.lenient)?;
     let mut order = TimeOrder::new(&table)?;
     let c_object = table.column("object")?;
     let mut c_state = [0usize; 6];
     for (c, name) in c_state.iter_mut().zip(COMPONENTS) {
         *c = table.column(name)?;
     }
-    if table.is_empty() {
-        return Err(table.no_rows_error("truth"));
-    }
-    let mut out = Vec::new();
-    for row in table.rows() {
-        let parsed = row.and_then(|row| {
-            let (replay, time) = order.next(&row)?;
-            let object = row.u32(c_object, "object")?;
-            if object > i32::MAX as u32 {
-                return Err(row.error(c_object, "expected an object id below 2^31"));
-            }
-            let mut state = [0.0; 6];
-            for k in 0..6 {
-                state[k] = row.f64(c_state[k], COMPONENTS[k])?;
-            }
-            Ok(TruthSample {
-                time,
-                state,
-                replay,
-                object,
-            })
-        });
-        match parsed {
-            Ok(v) => out.push(v),
-            Err(e) => policy.skip(e)?,
+    policy.read_rows(&table, "truth", |row| {
+        let (replay, time) = order.next(row)?;
+        let object = row.u32(c_object, "object")?;
+        if object > i32::MAX as u32 {
+            return Err(row.error(c_object, "expected an object id below 2^31"));
         }
-    }
-    if out.is_empty() {
-        // Every row was skipped (--lenient).
-        return Err(table.no_rows_error("truth"));
-    }
-    Ok(out)
+        let mut state = [0.0; 6];
+        for k in 0..6 {
+            state[k] = row.f64(c_state[k], COMPONENTS[k])?;
+        }
+        Ok(TruthSample {
+            time,
+            state,
+            replay,
+            object,
+        })
+    })
 }
 
 /// Writes truth samples.
