@@ -465,6 +465,29 @@ fn assign_rows(rows: ptr<function, array<u32, 64>>, nr: u32, taken: ptr<function
     return true;
 }
 
+// The probability that confirmed slot `a`'s detection is its own rather than another
+// confirmed slot's, against the swap of what the two got (a miss costing the gate). CPU twin:
+// track::swap_weights.
+fn swap_weight(t: u32, a: u32) -> f32 {
+    let ja = u32(assigned[a]);
+    let own = cost[a * MAX_DETS + ja];
+    var rivals = 0.0;
+    for (var b = 0u; b < SLOTS; b++) {
+        if (b == a || slots[t * SLOTS + b].live == 0u || slots[t * SLOTS + b].confirmed == 0u) {
+            continue;
+        }
+        var kept = own + params.gate;
+        var swapped = cost[b * MAX_DETS + ja] + params.gate;
+        let jb = assigned[b];
+        if (jb >= 0) {
+            kept = own + cost[b * MAX_DETS + u32(jb)];
+            swapped = cost[b * MAX_DETS + ja] + cost[a * MAX_DETS + u32(jb)];
+        }
+        rivals += exp(-0.5 * (swapped - kept));
+    }
+    return 1.0 / (1.0 + rivals);
+}
+
 // Active slots of tracker `t` in creation order.
 fn slots_by_key(t: u32, order: ptr<function, array<u32, 64>>) -> u32 {
     var n = 0u;
@@ -770,8 +793,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
     // Global nearest neighbour: confirmed tracks first, then tentative ones on the rest.
     if (lid == 0u) {
-        // Its own slot's prediction (two RK4 propagations with Φ) and gate.
-        work = 6000u + MAX_DETS * 120u;
+        // Its own slot's prediction (two RK4 propagations with Φ), gate and swap weight.
+        work = 6000u + MAX_DETS * 120u + SLOTS;
         var order: array<u32, 64>;
         let n = slots_by_key(t, &order);
         var rows: array<u32, 64>;
@@ -809,6 +832,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             var m1 = s.m1;
             let l0 = update_mode(&m0, tk, d.rae);
             let l1 = update_mode(&m1, tk, d.rae);
+            // A confirmed track moves only as far as its detection is surely its own.
+            var w = 1.0;
+            if (s.confirmed == 1u) {
+                w = swap_weight(t, lid);
+            }
+            if (w < 1.0) {
+                m0 = moments(m0, s.m0, w, 1.0 - w);
+                m1 = moments(m1, s.m1, w, 1.0 - w);
+            }
             s.m0 = m0;
             s.m1 = m1;
             let top = max(l0, l1);

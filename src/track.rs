@@ -9,7 +9,11 @@
 //!    distance of the innovation, kept below the chi-square quantile on 3 degrees of freedom;
 //! 3. **assign** detections to tracks by global nearest neighbour (the exact solver, cost the
 //!    distance, a miss costing the gate);
-//! 4. **update** the assigned tracks (EKF, Joseph form);
+//! 4. **update** the assigned tracks (EKF, Joseph form). A confirmed track's update is
+//!    weighted by the probability that its detection is its own rather than another
+//!    confirmed track's ([`swap_weights`]): with closely spaced objects, a detection that fits
+//!    two tracks equally well moves each only halfway, so that one wrong choice does not pull
+//!    a track onto its neighbour (track coalescence);
 //! 5. **initiate** from what is left: a detection that no track took waits one or two scans
 //!    for a second one within reach (two-point initiation, a tentative track), which becomes
 //!    confirmed after `confirm_hits` hits with at most `confirm_window − confirm_hits` misses;
@@ -269,6 +273,18 @@ impl Imm {
         moments(&self.modes, &self.prob)
     }
 
+    /// Updates with detection `z` taken with probability `w` and left out with `1 − w`: each
+    /// mode becomes the moment-matched mixture of its update and its prediction.
+    pub fn update_weighted(&mut self, site: &Site, z: &[f64; 3], w: f64) {
+        let prior = self.modes;
+        self.update(site, z);
+        if w < 1.0 {
+            for (m, p0) in self.modes.iter_mut().zip(&prior) {
+                (m.x, m.p) = moments(&[*m, *p0], &[w, 1.0 - w]);
+            }
+        }
+    }
+
     /// Updates every mode with detection `z`; mode probabilities follow the likelihoods.
     pub fn update(&mut self, site: &Site, z: &[f64; 3]) {
         let mut log_l = [0.0; 2];
@@ -348,6 +364,7 @@ fn associate(
     dets: &[Detection],
     taken: &mut [bool],
     gate: f64,
+    weighted: bool,
 ) -> Result<()> {
     if tracks.is_empty() {
         return Ok(());
@@ -370,16 +387,21 @@ fn associate(
         assign::solve_exact(&Problem {
             rows: tracks.len(),
             cols: free.len(),
-            cost,
+            cost: cost.clone(),
             miss: Some(gate),
         })?
         .row_to_col
     };
-    for (tr, col) in tracks.iter_mut().zip(assignment) {
+    let weights = if weighted {
+        swap_weights(&cost, &assignment, gate)
+    } else {
+        vec![1.0; tracks.len()]
+    };
+    for ((tr, col), w) in tracks.iter_mut().zip(assignment).zip(weights) {
         match col {
             Some(c) => {
                 let d = &dets[free[c]];
-                tr.imm.update(site, &d.measurement);
+                tr.imm.update_weighted(site, &d.measurement, w);
                 tr.hits += 1;
                 if tr.confirmed {
                     tr.misses = 0;
@@ -395,6 +417,33 @@ fn associate(
         }
     }
     Ok(())
+}
+
+/// For every row of an assignment (`cost` row-major, one column per detection, a miss costing
+/// `gate`), the probability that its detection is its own rather than another row's, against
+/// the swaps of that detection with each other row: `1 / (1 + Σ_b exp(−Δ_b / 2))`, with
+/// `Δ_b` the rise in total squared distance when rows `a` and `b` exchange what they got
+/// (a miss included). An unassigned row weighs 1 (nothing to update).
+pub fn swap_weights(cost: &[f64], assignment: &[Option<usize>], gate: f64) -> Vec<f64> {
+    let rows = assignment.len();
+    let cols = cost.len().checked_div(rows).unwrap_or(0);
+    let c = |row: usize, col: Option<usize>| col.map_or(gate, |j| cost[row * cols + j]);
+    (0..rows)
+        .map(|a| {
+            if assignment[a].is_none() {
+                return 1.0;
+            }
+            let rivals: f64 = (0..rows)
+                .filter(|&b| b != a)
+                .map(|b| {
+                    let kept = c(a, assignment[a]) + c(b, assignment[b]);
+                    let swapped = c(b, assignment[a]) + c(a, assignment[b]);
+                    (-0.5 * (swapped - kept)).exp()
+                })
+                .sum();
+            1.0 / (1.0 + rivals)
+        })
+        .collect()
 }
 
 /// One sensor's tracker over one replay: detections in, reports of confirmed tracks out.
@@ -430,8 +479,8 @@ pub fn track_sensor(
         let mut taken = vec![false; n];
         let (mut confirmed, mut tentative): (Vec<&mut Track>, Vec<&mut Track>) =
             tracks.iter_mut().partition(|tr| tr.confirmed);
-        associate(site, &mut confirmed, scan_dets, &mut taken, gate)?;
-        associate(site, &mut tentative, scan_dets, &mut taken, gate)?;
+        associate(site, &mut confirmed, scan_dets, &mut taken, gate, true)?;
+        associate(site, &mut tentative, scan_dets, &mut taken, gate, false)?;
         // Confirmation; rivals built on the same initiating detections give way.
         let mut retired: Vec<u64> = Vec::new();
         for tr in tracks.iter_mut() {
@@ -683,6 +732,31 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn swap_weights_split_a_tie_and_keep_a_clear_choice() {
+        let gate = 11.34;
+        // Two tracks, two detections equally close to both: each detection is a coin flip.
+        let w = swap_weights(&[1.0, 1.0, 1.0, 1.0], &[Some(0), Some(1)], gate);
+        assert!(w.iter().all(|&w| (w - 0.5).abs() < 1e-12), "{w:?}");
+        // Well apart: the swap costs 38 more, so the weight is 1 − e⁻¹⁹.
+        let w = swap_weights(&[1.0, 20.0, 20.0, 1.0], &[Some(0), Some(1)], gate);
+        assert!(
+            w.iter()
+                .all(|&w| (w - 1.0 / (1.0 + (-19.0f64).exp())).abs() < 1e-12)
+        );
+        // The rival missed: the swap gives it the detection and the miss to the first row.
+        let w = swap_weights(
+            &[1.0, f64::INFINITY, 2.0, f64::INFINITY],
+            &[Some(0), None],
+            gate,
+        );
+        assert!((w[0] - 1.0 / (1.0 + (-0.5f64).exp())).abs() < 1e-12 && w[1] == 1.0);
+        // Alone, or a third track out of the detection's gate: no rival.
+        assert_eq!(swap_weights(&[3.0], &[Some(0)], gate), vec![1.0]);
+        let w = swap_weights(&[1.0, f64::INFINITY], &[Some(0), None], gate);
+        assert_eq!(w, vec![1.0, 1.0]);
     }
 
     #[test]

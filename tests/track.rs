@@ -66,8 +66,9 @@ fn salvo_seeds_1_to_5_track_then_correlate() {
     }
     assert!(worst_ratio <= 1.2, "worst GOSPA ratio {worst_ratio}");
     // The issue asks purity ≥ 0.98 on every seed. Seed 3's closely spaced pair is closer
-    // than the radars resolve for minutes; a global-nearest-neighbour tracker swaps the two
-    // there (purity 0.96): the other four seeds reach 0.98.
+    // than the radars resolve for minutes; the nearest-neighbour tracker still swaps the two
+    // there now and then (purity 0.979, 0.964 before the swap-weighted update): the other
+    // four seeds reach 0.98.
     assert!(pure_seeds >= 4, "{pure_seeds} seeds of 5 reach purity 0.98");
     assert!(worst_purity >= 0.95, "worst purity {worst_purity}");
     assert!(
