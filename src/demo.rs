@@ -37,6 +37,7 @@ pub fn run_demo(
         sensors: Some(dir.file("sensors.csv")),
         truth: Some(dir.file("truth.csv")),
         lenient: false,
+        shard: crate::shard::Shard::WHOLE,
     };
     let cfg = Config::default();
     let gospa = GospaParams::default();
@@ -55,6 +56,7 @@ pub fn run_demo(
         sensors: Some(out.join("sensors.csv")),
         truth: Some(out.join("truth.csv")),
         lenient: false,
+        shard: crate::shard::Shard::WHOLE,
     };
     let truth = io::read_truth(&dir.file("truth.csv"))?;
     let mut lines = Vec::new();

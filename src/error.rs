@@ -51,6 +51,31 @@ impl Error {
         }
     }
 
+    /// Whether the same command may succeed when run again unchanged: no adapter, a GPU
+    /// failure, or an I/O error other than a missing, forbidden or malformed file (a full
+    /// disk, a network file system that timed out). Bad input and options are not.
+    pub fn is_retryable(&self) -> bool {
+        use std::io::ErrorKind as K;
+        match self {
+            Error::NoAdapter(_) | Error::Gpu(_) => true,
+            Error::Io { source, .. } => !matches!(
+                source.kind(),
+                K::NotFound
+                    | K::PermissionDenied
+                    | K::InvalidData
+                    | K::InvalidInput
+                    | K::AlreadyExists
+                    | K::IsADirectory
+                    | K::NotADirectory
+                    | K::DirectoryNotEmpty
+                    | K::ReadOnlyFilesystem
+            ),
+            Error::Input { .. } | Error::Config(_) | Error::Numeric(_) | Error::Infeasible(_) => {
+                false
+            }
+        }
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Error::Io {
@@ -62,3 +87,20 @@ impl Error {
 
 /// Result with the project error type.
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_errors_are_the_machine_not_the_data() {
+        let io = |kind| Error::io(Path::new("f"), std::io::Error::from(kind));
+        assert!(Error::NoAdapter("none".into()).is_retryable());
+        assert!(Error::Gpu("device lost".into()).is_retryable());
+        assert!(io(std::io::ErrorKind::StorageFull).is_retryable());
+        assert!(io(std::io::ErrorKind::TimedOut).is_retryable());
+        assert!(!io(std::io::ErrorKind::NotFound).is_retryable());
+        assert!(!Error::input(Path::new("f"), 1, 1, "NaN").is_retryable());
+        assert!(!Error::Config("bad".into()).is_retryable());
+    }
+}

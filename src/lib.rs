@@ -26,6 +26,7 @@ pub mod output;
 pub mod propagate;
 pub mod run;
 pub mod scenario;
+pub mod shard;
 pub mod track;
 pub mod verify;
 

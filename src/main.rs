@@ -17,6 +17,7 @@ use trackcorr::metrics::gospa::GospaParams;
 use trackcorr::propagate::{MotionModel, Propagation};
 use trackcorr::run::{self, BackendChoice, Engine, Inputs};
 use trackcorr::scenario::{self, ScenarioName, ScenarioOptions};
+use trackcorr::shard::{Manifest, Shard};
 use trackcorr::track::TrackerParams;
 
 #[derive(Parser)]
@@ -56,11 +57,22 @@ enum Command {
         /// Drop everything after this many seconds.
         #[arg(long)]
         duration: Option<f64>,
+        #[command(flatten)]
+        shard: ShardOption,
         #[arg(long)]
         out: PathBuf,
     },
     /// Associate and fuse local tracks into system tracks; score them when truth is given.
     Correlate(CorrelateArgs),
+    /// Join the output folders of every shard of one `generate` or `correlate` run
+    /// (`--shard I/N`, I = 0..N) into what one run over the whole batch writes.
+    Merge {
+        /// The shards' output folders, in any order.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Local tracking: each sensor's raw detections into local tracks, written as
     /// `reports.csv` that `correlate` reads.
     Track(TrackArgs),
@@ -143,11 +155,26 @@ struct CorrelateArgs {
     backend: BackendChoice,
     #[command(flatten)]
     rows: RowOptions,
+    #[command(flatten)]
+    shard: ShardOption,
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
     #[command(flatten)]
     options: CorrelationOptions,
+}
+
+/// Which replays to process (`generate`, `correlate`).
+#[derive(Args)]
+struct ShardOption {
+    /// Process only the replays r with r % N == I, as shard I of N: `I/N`, or `N` with I from
+    /// SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX. `trackcorr merge` joins the shards.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<Shard>,
+}
+
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    Shard::parse(text, |v| std::env::var(v).ok()).map_err(|e| e.to_string())
 }
 
 /// What to do with input rows that cannot be read (`correlate`, `track`).
@@ -330,6 +357,10 @@ impl CorrelationOptions {
 
 /// Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
 const INTERRUPTED: i32 = 130;
+/// Exit status of a failure that may pass on a retry (no GPU adapter, a lost device, an I/O
+/// error that is not a missing or unreadable file): sysexits' EX_TEMPFAIL. Bad input or
+/// options exit with 1 (retrying cannot help), bad command lines with 2 (clap).
+const RETRYABLE: u8 = 75;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -347,7 +378,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("trackcorr: {e:#}");
-            ExitCode::FAILURE
+            let retryable = e
+                .downcast_ref::<trackcorr::Error>()
+                .is_some_and(trackcorr::Error::is_retryable);
+            ExitCode::from(if retryable { RETRYABLE } else { 1 })
         }
     }
 }
@@ -379,18 +413,44 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             replays,
             objects,
             duration,
+            shard,
             out,
         } => {
+            let shard = shard.shard.unwrap_or_default();
             let opts = ScenarioOptions {
                 name: scenario,
                 seed,
                 replays,
                 objects,
                 duration,
+                shard,
             };
             let dir = OutputDir::create(&out)?;
             let s = scenario::generate(&opts)?;
             s.write(&dir)?;
+            let mut made: Vec<u32> = s.truth.iter().map(|t| t.replay).collect();
+            made.dedup();
+            Manifest {
+                trackcorr_version: env!("CARGO_PKG_VERSION").into(),
+                command: "generate".into(),
+                shard,
+                replays: made,
+                inputs: Default::default(),
+                options: serde_json::json!({
+                    "scenario": format!("{scenario:?}").to_lowercase(),
+                    "seed": seed,
+                    "replays": replays,
+                    "objects": objects,
+                    "duration": duration,
+                }),
+                backend: serde_json::Value::Null,
+                outputs: Vec::new(),
+                scores: Default::default(),
+            }
+            .write(
+                &dir,
+                &["sensors.csv", "detections.csv", "reports.csv", "truth.csv"],
+            )?;
             dir.commit()?;
             eprintln!(
                 "wrote {}: {} sensors, {} detections, {} reports, {} truth samples",
@@ -402,6 +462,16 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Correlate(a) => correlate(a)?,
+        Command::Merge { shards, out } => {
+            let m = trackcorr::shard::merge(&shards, &out)?;
+            eprintln!(
+                "merged {} shards of `{}`: {} replays -> {}",
+                m.shards,
+                m.command,
+                m.replays,
+                out.display()
+            );
+        }
         Command::Bench {
             what:
                 BenchCommand::Pipeline {
@@ -419,6 +489,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 replays,
                 objects,
                 duration,
+                shard: Shard::WHOLE,
             };
             let scenario = scenario::generate(&opts)?;
             let set = scenario.report_set();
@@ -509,6 +580,7 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         sensors: a.sensors,
         truth: a.truth,
         lenient: a.rows.lenient,
+        shard: a.shard.shard.unwrap_or_default(),
     };
     // Read and correlate before the output folder exists: bad input leaves nothing behind.
     let result = run::correlate_files(
@@ -526,6 +598,9 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         &result.reports.sensors,
         &result.summary,
     )?;
+    result
+        .manifest(&inputs, &gospa)?
+        .write(&dir, &["associations.csv", "system_tracks.csv"])?;
     dir.commit()?;
     for line in trackcorr::io::describe_skipped(&result.summary.skipped_rows) {
         eprintln!("trackcorr: {line}");

@@ -8,6 +8,7 @@ use crate::history;
 use crate::io::{self, ReportSet};
 use crate::metrics::{self, Metrics, gospa::GospaParams};
 use crate::output::Counts;
+use crate::shard::{Manifest, Shard};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,6 +24,10 @@ pub struct Inputs {
     pub truth: Option<PathBuf>,
     /// Skip data rows that cannot be read instead of stopping (`--lenient`).
     pub lenient: bool,
+    /// The replays to process (`--shard`); in the manifest, not the summary, so that merged
+    /// shards summarise as one run.
+    #[serde(skip)]
+    pub shard: Shard,
 }
 
 /// The backend asked for.
@@ -131,6 +136,42 @@ pub struct Run {
     pub reports: ReportSet,
     pub correlation: Correlation,
     pub summary: Summary,
+    /// Additive scores per replay (with truth), for the manifest.
+    pub scores: BTreeMap<u32, metrics::Tally>,
+}
+
+impl Run {
+    /// The manifest of this run: its inputs hashed, its options, its replays and scores
+    /// (the outputs are hashed when it is written).
+    pub fn manifest(&self, inputs: &Inputs, gospa: &GospaParams) -> Result<Manifest> {
+        let mut replays: Vec<u32> = self.correlation.replays.iter().map(|r| r.replay).collect();
+        replays.extend(self.scores.keys());
+        replays.sort_unstable();
+        replays.dedup();
+        Ok(Manifest {
+            trackcorr_version: env!("CARGO_PKG_VERSION").into(),
+            command: "correlate".into(),
+            shard: inputs.shard,
+            replays,
+            inputs: crate::shard::hash_inputs(&[
+                ("reports", inputs.reports.as_deref()),
+                ("detections", inputs.detections.as_deref()),
+                ("sensors", inputs.sensors.as_deref()),
+                ("truth", inputs.truth.as_deref()),
+            ])?,
+            options: serde_json::json!({
+                "parameters": self.summary.parameters,
+                "gospa": { "p": gospa.p, "c": gospa.c, "alpha": gospa.alpha },
+                "lenient": inputs.lenient,
+            }),
+            backend: serde_json::json!({
+                "name": self.summary.backend.name,
+                "adapter": self.summary.backend.adapter,
+            }),
+            outputs: Vec::new(),
+            scores: self.scores.clone(),
+        })
+    }
 }
 
 /// Reads the inputs, correlates on `engine` and scores against truth when given.
@@ -153,9 +194,14 @@ pub fn correlate_files(
         .transpose()?;
     let mut track_s = 0.0;
     let reports = match (&inputs.reports, &inputs.detections, sensors) {
-        (Some(r), None, sensors) => io::read_reports_with(r, sensors.as_ref(), &mut policy)?,
+        (Some(r), None, sensors) => {
+            let mut set = io::read_reports_with(r, sensors.as_ref(), &mut policy)?;
+            set.reports.retain(|r| inputs.shard.keeps(r.replay));
+            set
+        }
         (None, Some(d), Some(sensors)) => {
-            let detections = io::read_detections_with(d, &sensors, &mut policy)?;
+            let mut detections = io::read_detections_with(d, &sensors, &mut policy)?;
+            detections.retain(|d| inputs.shard.keeps(d.replay));
             let t0 = Instant::now();
             let ctx = match engine {
                 Engine::Cpu => None,
@@ -168,7 +214,7 @@ pub fn correlate_files(
                 ctx,
             )?;
             track_s = t0.elapsed().as_secs_f64();
-            if reports.is_empty() {
+            if reports.is_empty() && !detections.is_empty() {
                 return Err(crate::Error::Config(format!(
                     "{}: no confirmed track came out of the detections",
                     d.display()
@@ -193,14 +239,24 @@ pub fn correlate_files(
         .truth
         .as_deref()
         .map(|t| io::read_truth_with(t, &mut policy))
-        .transpose()?;
+        .transpose()?
+        .map(|mut t| {
+            t.retain(|s| inputs.shard.keeps(s.replay));
+            t
+        });
     let read_s = start.elapsed().as_secs_f64() - track_s;
     let correlation = engine.correlate(&reports, cfg, progress)?;
     let t_metrics = Instant::now();
-    let metrics = truth
+    let scores = truth
         .as_deref()
-        .map(|t| metrics::score(&correlation, &reports.sensors, t, gospa))
+        .map(|t| metrics::score_replays(&correlation, &reports.sensors, t, gospa))
         .transpose()?;
+    let tallies = scores
+        .iter()
+        .flatten()
+        .map(|r| (r.replay, r.tally))
+        .collect();
+    let metrics = scores.map(|s| metrics::Metrics::combine(s, gospa));
     let metrics_s = t_metrics.elapsed().as_secs_f64();
     let summary = Summary {
         trackcorr_version: env!("CARGO_PKG_VERSION"),
@@ -222,6 +278,7 @@ pub fn correlate_files(
         reports,
         correlation,
         summary,
+        scores: tallies,
     })
 }
 

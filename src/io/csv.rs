@@ -409,6 +409,7 @@ const KNOWN_OUTPUTS: &[&str] = &[
     "detections.csv",
     "reports.csv",
     "truth.csv",
+    "manifest.json",
 ];
 
 impl OutputDir {

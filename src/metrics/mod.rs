@@ -24,7 +24,7 @@ use crate::linalg::Vec6;
 use crate::model::{SensorTable, TruthSample};
 use crate::propagate::ballistic_state;
 use gospa::GospaParams;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// GOSPA summary.
@@ -43,7 +43,7 @@ pub struct GospaSummary {
 }
 
 /// Per-object scores.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ObjectMetrics {
     pub replay: u32,
     pub object: u32,
@@ -86,6 +86,96 @@ pub struct Metrics {
     pub mean_launch_error_m: Option<f64>,
     pub mean_impact_error_mid_m: Option<f64>,
     pub objects: Vec<ObjectMetrics>,
+}
+
+/// The additive part of one replay's scores: counts and sums that [`Metrics::combine`] folds
+/// over replays in replay order, so that a batch scored in shards (`--shard`, then `merge`)
+/// gives the very same numbers as one run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tally {
+    pub pairs_in_system: u64,
+    pub pairs_pure: u64,
+    pub pairs_same: u64,
+    pub pairs_same_together: u64,
+    pub position_sq: f64,
+    pub velocity_sq: f64,
+    pub state_errors: u64,
+    /// Sums over GOSPA epochs of the distance and its localisation, missed and false parts.
+    pub gospa_sums: [f64; 4],
+    pub gospa_epochs: usize,
+}
+
+/// One replay's scores: its tally and its objects.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplayScore {
+    pub replay: u32,
+    pub tally: Tally,
+    pub objects: Vec<ObjectMetrics>,
+}
+
+impl Metrics {
+    /// The scores of a batch from those of its replays, taken in replay order.
+    pub fn combine(mut replays: Vec<ReplayScore>, params: &GospaParams) -> Metrics {
+        replays.sort_by_key(|r| r.replay);
+        let mut t = Tally::default();
+        for r in &replays {
+            let x = &r.tally;
+            t.pairs_in_system += x.pairs_in_system;
+            t.pairs_pure += x.pairs_pure;
+            t.pairs_same += x.pairs_same;
+            t.pairs_same_together += x.pairs_same_together;
+            t.position_sq += x.position_sq;
+            t.velocity_sq += x.velocity_sq;
+            t.state_errors += x.state_errors;
+            for (a, b) in t.gospa_sums.iter_mut().zip(&x.gospa_sums) {
+                *a += b;
+            }
+            t.gospa_epochs += x.gospa_epochs;
+        }
+        let objects: Vec<ObjectMetrics> = replays.into_iter().flat_map(|r| r.objects).collect();
+        let ratio = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+        let mean_opt =
+            |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+        let rmse = |sq: f64| {
+            if t.state_errors > 0 {
+                (sq / t.state_errors as f64).sqrt()
+            } else {
+                0.0
+            }
+        };
+        let n = t.gospa_epochs.max(1) as f64;
+        Metrics {
+            purity: ratio(t.pairs_pure, t.pairs_in_system),
+            completeness: ratio(t.pairs_same_together, t.pairs_same),
+            pairs_together: t.pairs_in_system,
+            pairs_same_object: t.pairs_same,
+            track_switches: objects.iter().map(|o| o.track_switches).sum(),
+            gospa: GospaSummary {
+                p: params.p,
+                c: params.c,
+                alpha: params.alpha,
+                mean: t.gospa_sums[0] / n,
+                localisation: t.gospa_sums[1] / n,
+                missed: t.gospa_sums[2] / n,
+                false_tracks: t.gospa_sums[3] / n,
+                epochs: t.gospa_epochs,
+            },
+            position_rmse_m: rmse(t.position_sq),
+            velocity_rmse_mps: rmse(t.velocity_sq),
+            mean_coverage_fused: objects.iter().map(|o| o.coverage_fused).sum::<f64>()
+                / objects.len().max(1) as f64,
+            mean_launch_error_m: mean_opt(
+                objects.iter().filter_map(|o| o.launch_error_m).collect(),
+            ),
+            mean_impact_error_mid_m: mean_opt(
+                objects
+                    .iter()
+                    .filter_map(|o| o.impact_error_mid_m)
+                    .collect(),
+            ),
+            objects,
+        }
+    }
 }
 
 /// Truth of one object of one replay, sorted by time.
@@ -165,18 +255,22 @@ pub fn score(
     truth: &[TruthSample],
     params: &GospaParams,
 ) -> Result<Metrics> {
+    Ok(Metrics::combine(
+        score_replays(corr, sensors, truth, params)?,
+        params,
+    ))
+}
+
+/// Scores every replay of a correlation (and of the truth) on its own.
+pub fn score_replays(
+    corr: &Correlation,
+    sensors: &SensorTable,
+    truth: &[TruthSample],
+    params: &GospaParams,
+) -> Result<Vec<ReplayScore>> {
     let truth = group_truth(truth);
     let interval = corr.config.epoch_interval;
-    let mut pairs_in_system = 0u64;
-    let mut pairs_pure = 0u64;
-    let mut pairs_same = 0u64;
-    let mut pairs_same_together = 0u64;
-    let mut pos_sq = 0.0;
-    let mut vel_sq = 0.0;
-    let mut n_err = 0u64;
-    let mut gospa_sum = [0.0; 4];
-    let mut gospa_n = 0usize;
-    let mut objects = Vec::new();
+    let mut scores = Vec::new();
     let empty = Vec::new();
     let results: BTreeMap<u32, &ReplayResult> =
         corr.replays.iter().map(|r| (r.replay, r)).collect();
@@ -187,6 +281,16 @@ pub fn score(
         v
     };
     for replay in replay_ids {
+        let mut pairs_in_system = 0u64;
+        let mut pairs_pure = 0u64;
+        let mut pairs_same = 0u64;
+        let mut pairs_same_together = 0u64;
+        let mut pos_sq = 0.0;
+        let mut vel_sq = 0.0;
+        let mut n_err = 0u64;
+        let mut gospa_sum = [0.0; 4];
+        let mut gospa_n = 0usize;
+        let mut objects = Vec::new();
         let objs = truth.get(&replay).unwrap_or(&empty);
         let res = results.get(&replay);
         let epochs: &[Epoch] = res.map_or(&[], |r| &r.epochs);
@@ -394,45 +498,21 @@ pub fn score(
                 impact_error_series: series,
             });
         }
+        scores.push(ReplayScore {
+            replay,
+            tally: Tally {
+                pairs_in_system,
+                pairs_pure,
+                pairs_same,
+                pairs_same_together,
+                position_sq: pos_sq,
+                velocity_sq: vel_sq,
+                state_errors: n_err,
+                gospa_sums: gospa_sum,
+                gospa_epochs: gospa_n,
+            },
+            objects,
+        });
     }
-    let ratio = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
-    let mean_opt = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
-    let n = gospa_n.max(1) as f64;
-    Ok(Metrics {
-        purity: ratio(pairs_pure, pairs_in_system),
-        completeness: ratio(pairs_same_together, pairs_same),
-        pairs_together: pairs_in_system,
-        pairs_same_object: pairs_same,
-        track_switches: objects.iter().map(|o| o.track_switches).sum(),
-        gospa: GospaSummary {
-            p: params.p,
-            c: params.c,
-            alpha: params.alpha,
-            mean: gospa_sum[0] / n,
-            localisation: gospa_sum[1] / n,
-            missed: gospa_sum[2] / n,
-            false_tracks: gospa_sum[3] / n,
-            epochs: gospa_n,
-        },
-        position_rmse_m: if n_err > 0 {
-            (pos_sq / n_err as f64).sqrt()
-        } else {
-            0.0
-        },
-        velocity_rmse_mps: if n_err > 0 {
-            (vel_sq / n_err as f64).sqrt()
-        } else {
-            0.0
-        },
-        mean_coverage_fused: objects.iter().map(|o| o.coverage_fused).sum::<f64>()
-            / objects.len().max(1) as f64,
-        mean_launch_error_m: mean_opt(objects.iter().filter_map(|o| o.launch_error_m).collect()),
-        mean_impact_error_mid_m: mean_opt(
-            objects
-                .iter()
-                .filter_map(|o| o.impact_error_mid_m)
-                .collect(),
-        ),
-        objects,
-    })
+    Ok(scores)
 }

@@ -52,6 +52,8 @@ pub struct ScenarioOptions {
     pub objects: u32,
     /// Drop everything after this time (s), for short benchmark scenarios.
     pub duration: Option<f64>,
+    /// Make only this shard's replays (`--shard`).
+    pub shard: crate::shard::Shard,
 }
 
 impl Default for ScenarioOptions {
@@ -62,6 +64,7 @@ impl Default for ScenarioOptions {
             replays: 1,
             objects: 8,
             duration: None,
+            shard: crate::shard::Shard::WHOLE,
         }
     }
 }
@@ -115,7 +118,8 @@ pub fn generate(opts: &ScenarioOptions) -> Result<Scenario> {
         return Err(Error::Config("--replays must be at least 1".into()));
     }
     let sensors = layout();
-    let replays: Vec<ReplayData> = (0..opts.replays)
+    let mine: Vec<u32> = (0..opts.replays).filter(|&r| opts.shard.keeps(r)).collect();
+    let replays: Vec<ReplayData> = mine
         .into_par_iter()
         .map(|r| generate_replay(opts, &sensors, r))
         .collect();

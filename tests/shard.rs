@@ -1,0 +1,277 @@
+//! Batches past one machine, as a cluster runs them: `generate` and `correlate` in shards
+//! (`--shard I/N`, the index also from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX), merged by
+//! `trackcorr merge`, give what one run gives; a retried shard gives the same bytes; shards of
+//! different runs, or a missing one, do not merge; exit codes tell bad data (1) from what a
+//! retry may fix (75).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trackcorr"));
+    cmd.current_dir(dir).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("cannot run trackcorr")
+}
+
+fn ok(dir: &Path, args: &[&str], env: &[(&str, &str)]) {
+    let out = run(dir, args, env);
+    assert!(
+        out.status.success(),
+        "trackcorr {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn read(dir: &Path, file: &str) -> Vec<u8> {
+    std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
+}
+
+/// `summary.json` without what varies between runs (wall-clock times, thread count).
+fn summary(dir: &Path) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_slice(&read(dir, "summary.json")).unwrap();
+    let o = v.as_object_mut().unwrap();
+    o.remove("timing");
+    if let Some(b) = o.get_mut("backend").and_then(|b| b.as_object_mut()) {
+        b.remove("threads");
+    }
+    v
+}
+
+fn scratch(name: &str) -> (PathBuf, Scratch) {
+    let dir = std::env::temp_dir().join(format!("trackcorr-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    (dir.clone(), Scratch(dir))
+}
+
+#[test]
+fn sharded_runs_merge_into_the_single_run() {
+    let (dir, _scratch) = scratch("shard");
+    // Seven replays in three shards: shard 0 holds 0, 3, 6; shard 1 holds 1, 4; shard 2 holds
+    // 2, 5. Short flights keep the test quick.
+    let scenario = [
+        "--seed",
+        "5",
+        "--replays",
+        "7",
+        "--objects",
+        "4",
+        "--duration",
+        "150",
+    ];
+    let generate = |out: &str, shard: Option<&str>, env: &[(&str, &str)]| {
+        let mut args = vec!["generate"];
+        args.extend(scenario);
+        if let Some(s) = shard {
+            args.extend(["--shard", s]);
+        }
+        args.extend(["--out", out]);
+        ok(&dir, &args, env);
+    };
+    generate("whole", None, &[]);
+    generate("g0", Some("0/3"), &[]);
+    // The index from the scheduler's environment, as a Slurm array or a Kubernetes Indexed
+    // Job gives it.
+    generate("g1", Some("3"), &[("SLURM_ARRAY_TASK_ID", "1")]);
+    generate("g2", Some("3"), &[("JOB_COMPLETION_INDEX", "2")]);
+    // A retried shard: same bytes.
+    let first = read(&dir.join("g1"), "detections.csv");
+    generate("g1", Some("1/3"), &[]);
+    assert_eq!(first, read(&dir.join("g1"), "detections.csv"));
+    ok(&dir, &["merge", "g2", "g0", "g1", "--out", "merged"], &[]);
+    for file in [
+        "sensors.csv",
+        "detections.csv",
+        "reports.csv",
+        "truth.csv",
+        "manifest.json",
+    ] {
+        assert!(
+            read(&dir.join("whole"), file) == read(&dir.join("merged"), file),
+            "generate: merged {file} differs from the single run's"
+        );
+    }
+    let m: serde_json::Value =
+        serde_json::from_slice(&read(&dir.join("g1"), "manifest.json")).unwrap();
+    assert_eq!(m["replays"], serde_json::json!([1, 4]));
+    assert_eq!(m["shard"], serde_json::json!({"index": 1, "count": 3}));
+
+    // Correlate the whole batch once and in shards, with truth (the metrics must merge too).
+    let correlate = |out: &str, shard: Option<&str>| {
+        let mut args = vec![
+            "correlate",
+            "--reports",
+            "whole/reports.csv",
+            "--sensors",
+            "whole/sensors.csv",
+            "--truth",
+            "whole/truth.csv",
+            "--backend",
+            "cpu",
+            "--out",
+            out,
+        ];
+        if let Some(s) = shard {
+            args.extend(["--shard", s]);
+        }
+        ok(&dir, &args, &[]);
+    };
+    correlate("c", None);
+    for i in 0..3 {
+        correlate(&format!("c{i}"), Some(&format!("{i}/3")));
+    }
+    ok(&dir, &["merge", "c0", "c1", "c2", "--out", "cm"], &[]);
+    for file in ["associations.csv", "system_tracks.csv", "manifest.json"] {
+        assert!(
+            read(&dir.join("c"), file) == read(&dir.join("cm"), file),
+            "correlate: merged {file} differs from the single run's"
+        );
+    }
+    assert_eq!(summary(&dir.join("c")), summary(&dir.join("cm")));
+    // The shards really split the work: each holds fewer rows than the whole.
+    let rows = |d: &str| {
+        read(&dir.join(d), "associations.csv")
+            .split(|&b| b == b'\n')
+            .count()
+    };
+    assert!(rows("c1") < rows("c") && rows("c1") > 1);
+
+    // The Slurm recipe as an array of three tasks would run it (the script under bash, the
+    // array's variables set, trackcorr on the PATH).
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/slurm/correlate-array.sbatch");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_trackcorr")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for i in 0..3 {
+        let out = Command::new("bash")
+            .current_dir(&dir)
+            .arg(&script)
+            .args(["whole", "slurm"])
+            .env("PATH", &path)
+            .env("SLURM_ARRAY_TASK_ID", i.to_string())
+            .env("SLURM_ARRAY_TASK_COUNT", "3")
+            .output()
+            .expect("cannot run bash");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    ok(
+        &dir,
+        &[
+            "merge",
+            "slurm/shard-0",
+            "slurm/shard-1",
+            "slurm/shard-2",
+            "--out",
+            "sm",
+        ],
+        &[],
+    );
+    assert!(
+        read(&dir.join("c"), "system_tracks.csv") == read(&dir.join("sm"), "system_tracks.csv")
+    );
+
+    // What does not merge.
+    let fails = |args: &[&str], expected: &str| {
+        let out = run(&dir, args, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    };
+    fails(&["merge", "c0", "c2", "--out", "x"], "shards missing: 1/3");
+    fails(
+        &["merge", "c0", "c1", "c1", "c2", "--out", "x"],
+        "given twice",
+    );
+    fails(
+        &["merge", "c0", "c1", "g2", "--out", "x"],
+        "commands differ",
+    );
+    correlate("d1", Some("1/3"));
+    ok(
+        &dir,
+        &[
+            "correlate",
+            "--reports",
+            "whole/reports.csv",
+            "--backend",
+            "cpu",
+            "--shard",
+            "2/3",
+            "--out",
+            "d2",
+        ],
+        &[],
+    );
+    fails(&["merge", "c0", "d1", "d2", "--out", "x"], "differ");
+    assert!(!dir.join("x").exists(), "a failed merge left an output");
+}
+
+#[test]
+fn exit_codes_tell_bad_data_from_a_missing_gpu() {
+    let (dir, _scratch) = scratch("exit");
+    ok(
+        &dir,
+        &[
+            "generate",
+            "--replays",
+            "1",
+            "--duration",
+            "60",
+            "--out",
+            "g",
+        ],
+        &[],
+    );
+    std::fs::write(dir.join("bad.csv"), "replay,time\n0,x\n").unwrap();
+    let bad = run(
+        &dir,
+        &["correlate", "--reports", "bad.csv", "--out", "o"],
+        &[],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    let usage = run(&dir, &["correlate", "--shard", "7/3", "--out", "o"], &[]);
+    assert_eq!(usage.status.code(), Some(2));
+    // No Vulkan driver: the only backend built for Linux finds no adapter. A retry on a
+    // machine with a GPU may pass: 75 (EX_TEMPFAIL).
+    if cfg!(target_os = "linux") {
+        let none = [
+            ("VK_ICD_FILENAMES", "/nonexistent/icd.json"),
+            ("VK_DRIVER_FILES", "/nonexistent/icd.json"),
+        ];
+        let out = run(
+            &dir,
+            &[
+                "correlate",
+                "--reports",
+                "g/reports.csv",
+                "--backend",
+                "gpu",
+                "--out",
+                "o",
+            ],
+            &none,
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(75), "{err}");
+        assert!(err.contains("no GPU adapter"), "{err}");
+    }
+    assert!(!dir.join("o").exists());
+}
