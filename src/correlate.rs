@@ -158,6 +158,15 @@ pub struct Correlation {
     pub replays: Vec<ReplayResult>,
     pub times: StageTimes,
     pub config: Config,
+    /// Chunks the GPU backend handed to the CPU after a GPU error (`--backend auto`).
+    pub cpu_reruns: Vec<CpuRerun>,
+}
+
+/// Replays correlated on the CPU because the GPU failed, and the GPU's error.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CpuRerun {
+    pub replays: Vec<u32>,
+    pub gpu_error: String,
 }
 
 /// Reports of one replay, in file order.
@@ -382,6 +391,7 @@ pub fn correlate_with_progress(
         replays,
         times,
         config: *cfg,
+        cpu_reruns: Vec::new(),
     })
 }
 

@@ -605,6 +605,13 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
     for line in trackcorr::io::describe_skipped(&result.summary.skipped_rows) {
         eprintln!("trackcorr: {line}");
     }
+    for r in &result.summary.cpu_reruns {
+        eprintln!(
+            "trackcorr: {} replays correlated on the CPU after a GPU error: {}",
+            r.replays.len(),
+            r.gpu_error
+        );
+    }
     let c = &result.summary.counts;
     eprintln!(
         "{} replays, {} reports, {} local tracks, {} system tracks over {} epochs in {:.2} s -> {}",

@@ -57,7 +57,12 @@ impl Engine {
         let (ctx, note) = open_context(choice, opts)?;
         Ok(match ctx {
             None => (Engine::Cpu, note),
-            Some(ctx) => (Engine::Gpu(Box::new(GpuBackend::with_context(ctx)?)), note),
+            Some(ctx) => {
+                let mut gpu = GpuBackend::with_context(ctx)?;
+                // `auto` promises a result: a chunk the GPU fails is correlated on the CPU.
+                gpu.cpu_fallback = choice == BackendChoice::Auto;
+                (Engine::Gpu(Box::new(gpu)), note)
+            }
         })
     }
 
@@ -115,6 +120,8 @@ pub struct Summary {
     pub counts: Counts,
     /// Rows skipped under `--lenient`: file → reason → count (empty when strict).
     pub skipped_rows: BTreeMap<String, BTreeMap<&'static str, u64>>,
+    /// Replays that `--backend auto` correlated on the CPU after a GPU error, with the error.
+    pub cpu_reruns: Vec<correlate::CpuRerun>,
     /// Wall-clock seconds per stage, and for the whole run (these vary between runs; every
     /// other field is reproducible).
     pub timing: Timing,
@@ -265,6 +272,7 @@ pub fn correlate_files(
         parameters: *cfg,
         counts: Counts::of(&correlation, reports.reports.len()),
         skipped_rows: policy.skipped,
+        cpu_reruns: correlation.cpu_reruns.clone(),
         timing: Timing {
             read_s,
             track_s,

@@ -433,6 +433,16 @@ fn merge_summaries(paths: &[PathBuf], scores: &BTreeMap<u32, Tally>) -> Result<S
         }
         merged[key] = total;
     }
+    // Each shard's CPU reruns, in shard order.
+    let reruns: Vec<serde_json::Value> = values
+        .iter()
+        .filter_map(|v| v["cpu_reruns"].as_array())
+        .flatten()
+        .cloned()
+        .collect();
+    if merged.get("cpu_reruns").is_some() {
+        merged["cpu_reruns"] = serde_json::Value::Array(reruns);
+    }
     if !values[0]["metrics"].is_null() {
         let params: metrics::gospa::GospaParams = {
             let g = &values[0]["metrics"]["gospa"];

@@ -206,3 +206,124 @@ fn correlate_writes_the_same_associations_on_both_backends() {
     assert!(outputs[0] == outputs[1], "associations.csv differs");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A GPU that fails mid-run (a lost device, injected at the second chunk): without the
+/// fallback the run stops with a GPU error; with it (`--backend auto`) the chunks from the
+/// failed one on are correlated on the CPU, the earlier ones keep the GPU's results, and the
+/// run says which replays were rerun and why.
+#[test]
+fn a_gpu_fault_mid_run_reruns_the_rest_on_the_cpu() {
+    let Some(mut gpu) = backend(&GpuOptions {
+        max_binding_bytes: Some(96 << 10),
+    }) else {
+        return;
+    };
+    let set = salvo(4, 5, Some(90.0));
+    let cfg = Config::default();
+    let mut chunks = 0;
+    let clean = gpu.correlate(&set, &cfg, |_, _| chunks += 1, None).unwrap();
+    assert!(
+        chunks >= 3,
+        "{chunks} chunks: the cap should split 5 replays"
+    );
+    assert!(clean.cpu_reruns.is_empty());
+    let cpu = trackcorr::correlate::correlate(&set, &cfg).unwrap();
+
+    gpu.inject_fault = Some(1);
+    let err = gpu.correlate(&set, &cfg, |_, _| {}, None).unwrap_err();
+    assert!(
+        matches!(err, trackcorr::Error::Gpu(_)) && err.is_retryable(),
+        "{err}"
+    );
+
+    gpu.cpu_fallback = true;
+    let mut first_chunk = 0;
+    let mut calls = 0;
+    let mixed = gpu
+        .correlate(
+            &set,
+            &cfg,
+            |done, _| {
+                calls += 1;
+                if calls == 1 {
+                    first_chunk = done;
+                }
+            },
+            None,
+        )
+        .unwrap();
+    assert_eq!(mixed.replays.len(), 5);
+    let rerun: Vec<u32> = mixed
+        .cpu_reruns
+        .iter()
+        .flat_map(|r| r.replays.clone())
+        .collect();
+    let expected: Vec<u32> = (first_chunk as u32..5).collect();
+    assert_eq!(rerun, expected);
+    assert!(mixed.cpu_reruns[0].gpu_error.contains("device lost"));
+    for (k, r) in mixed.replays.iter().enumerate() {
+        let reference = if k < first_chunk {
+            &clean.replays[k]
+        } else {
+            &cpu.replays[k]
+        };
+        assert!(
+            r == reference,
+            "replay {k} differs from its backend's own run"
+        );
+    }
+}
+
+/// The same fault through the command line with `--backend gpu`: exit status 75 (retryable)
+/// and no output, not even a hidden partial folder.
+#[test]
+fn a_gpu_fault_leaves_no_output() {
+    if trackcorr::gpu::test_context(&GpuOptions::default()).is_none() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("trackcorr-gpu-fault-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str], fault: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trackcorr"));
+        cmd.current_dir(&dir).args(args);
+        if fault {
+            cmd.env(trackcorr::gpu::correlate::INJECT_FAULT, "0");
+        }
+        cmd.output().unwrap()
+    };
+    let g = run(
+        &[
+            "generate",
+            "--replays",
+            "2",
+            "--duration",
+            "100",
+            "--out",
+            "g",
+        ],
+        false,
+    );
+    assert!(g.status.success());
+    let out = run(
+        &[
+            "correlate",
+            "--reports",
+            "g/reports.csv",
+            "--backend",
+            "gpu",
+            "--out",
+            "o",
+        ],
+        true,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert!(err.contains("device lost"), "{err}");
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["g"], "a failed run left {left:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

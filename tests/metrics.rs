@@ -68,6 +68,7 @@ fn correlation(epochs: Vec<Epoch>) -> Correlation {
             epochs,
         }],
         times: StageTimes::default(),
+        cpu_reruns: Vec::new(),
         config: Config::default(),
     }
 }
@@ -242,6 +243,7 @@ fn launch_and_impact_errors_of_a_ballistic_flight() {
             epochs,
         }],
         times: StageTimes::default(),
+        cpu_reruns: Vec::new(),
         config: Config::default(),
     };
     let m = metrics::score(&corr, &sensors(), &truth, &GospaParams::default()).unwrap();

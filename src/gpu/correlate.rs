@@ -12,13 +12,13 @@ use super::propagate::{PropagateJob, PropagateParams, Propagator};
 use super::{GpuContext, GpuOptions, GpuTrack, cast_vec};
 use crate::associate::{EpochTrack, Hysteresis, SystemGroup};
 use crate::correlate::{
-    Config, Correlation, Epoch, EpochPlan, LiveTrack, ReplayInput, ReplayResult, StageTimes,
-    SystemTrack, epoch_plan, split_replays,
+    Config, Correlation, CpuRerun, Epoch, EpochPlan, LiveTrack, ReplayInput, ReplayResult,
+    StageTimes, SystemTrack, epoch_plan, split_replays,
 };
 use crate::error::{Error, Result};
 use crate::gate::Gate;
 use crate::io::ReportSet;
-use crate::model::HAS_VELOCITY_COV;
+use crate::model::{HAS_VELOCITY_COV, SensorTable};
 use rayon::prelude::*;
 use std::time::Instant;
 
@@ -28,7 +28,17 @@ pub struct GpuBackend {
     propagate: Propagator,
     kernels: AssociationKernels,
     auction: AuctionKernel,
+    /// On a GPU error (device lost, out of memory), rerun the failed chunk and the rest on
+    /// the CPU instead of stopping (`--backend auto`).
+    pub cpu_fallback: bool,
+    /// Fail this chunk (from 0) as a lost device would; from [`INJECT_FAULT`].
+    pub inject_fault: Option<usize>,
 }
+
+/// Environment variable that makes chunk N (from 0) of a GPU correlation fail as a lost
+/// device would: how the tests and a user check the fallback and the no-partial-output
+/// promise without breaking a GPU.
+pub const INJECT_FAULT: &str = "TRACKCORR_INJECT_GPU_FAULT";
 
 /// Auction rounds recorded per stage: one finishes the association's small problems; the
 /// second is a margin, a no-op for finished problems.
@@ -66,6 +76,10 @@ impl GpuBackend {
             kernels: AssociationKernels::new(&ctx)?,
             auction: AuctionKernel::new(&ctx)?,
             ctx,
+            cpu_fallback: false,
+            inject_fault: std::env::var(INJECT_FAULT)
+                .ok()
+                .and_then(|v| v.trim().parse().ok()),
         })
     }
 
@@ -87,26 +101,89 @@ impl GpuBackend {
             .collect();
         let mut times = StageTimes::default();
         let mut replays = Vec::with_capacity(inputs.len());
+        let mut cpu_reruns = Vec::new();
         let mut start = 0;
+        let mut chunk = 0;
+        // Set by the first GPU error under `cpu_fallback`: a lost device stays lost.
+        let mut failed: Option<String> = None;
         while start < inputs.len() {
             let end = self.chunk_end(&inputs, &plans, start)?;
-            let (results, t) = self.run_chunk(
-                &inputs[start..end],
-                &plans[start..end],
-                cfg,
-                &gate,
-                trace.as_deref_mut(),
-            )?;
-            times.add(&t);
+            let on_gpu = if failed.is_some() {
+                None
+            } else if self.inject_fault == Some(chunk) {
+                Some(Err(Error::Gpu(format!(
+                    "device lost (injected by {INJECT_FAULT}={chunk})"
+                ))))
+            } else {
+                Some(self.run_chunk(
+                    &inputs[start..end],
+                    &plans[start..end],
+                    cfg,
+                    &gate,
+                    trace.as_deref_mut(),
+                ))
+            };
+            let results = match on_gpu {
+                Some(Ok((results, t))) => {
+                    times.add(&t);
+                    results
+                }
+                Some(Err(Error::Gpu(e))) if self.cpu_fallback => {
+                    failed = Some(e);
+                    self.on_cpu(
+                        &inputs[start..end],
+                        cfg,
+                        &mut times,
+                        &mut cpu_reruns,
+                        &failed,
+                    )?
+                }
+                Some(Err(e)) => return Err(e),
+                None => self.on_cpu(
+                    &inputs[start..end],
+                    cfg,
+                    &mut times,
+                    &mut cpu_reruns,
+                    &failed,
+                )?,
+            };
             replays.extend(results);
             start = end;
+            chunk += 1;
             progress(replays.len(), inputs.len());
         }
         Ok(Correlation {
             replays,
             times,
             config: *cfg,
+            cpu_reruns,
         })
+    }
+
+    /// Correlates a chunk's replays on the CPU after a GPU error, and records it.
+    fn on_cpu(
+        &self,
+        chunk: &[ReplayInput],
+        cfg: &Config,
+        times: &mut StageTimes,
+        reruns: &mut Vec<CpuRerun>,
+        error: &Option<String>,
+    ) -> Result<Vec<ReplayResult>> {
+        let set = ReportSet {
+            reports: chunk
+                .iter()
+                .flat_map(|i| i.reports.iter().copied())
+                .collect(),
+            sensors: SensorTable::default(),
+            full_covariance: true,
+        };
+        let corr = crate::correlate::correlate_with_progress(&set, cfg, |_, _| {})?;
+        times.add(&corr.times);
+        reruns.push(CpuRerun {
+            replays: chunk.iter().map(|i| i.replay).collect(),
+            gpu_error: error.clone().unwrap_or_default(),
+        });
+        Ok(corr.replays)
     }
 
     /// The end of the chunk starting at `start`: as many replays as the binding limit takes.
