@@ -23,6 +23,7 @@ pub mod linalg;
 pub mod metrics;
 pub mod model;
 pub mod output;
+pub mod plot;
 pub mod propagate;
 pub mod run;
 pub mod scenario;

@@ -157,6 +157,10 @@ struct CorrelateArgs {
     rows: RowOptions,
     #[command(flatten)]
     shard: ShardOption,
+    /// Also draw the first replay as plot.png and plot.svg: a map of truth, local and system
+    /// tracks, coverage per object and network, GOSPA against time.
+    #[arg(long)]
+    plot: bool,
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
@@ -402,7 +406,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             println!("salvo, seed {seed}: 8 missiles, 3 radar networks ({name})\n");
             print!("{}", trackcorr::demo::table(&lines));
             println!(
-                "\nfiles in {} (scenario, associations.csv, system_tracks.csv, summary.json); {:.2} s in all",
+                "\nfiles in {} (scenario, associations.csv, system_tracks.csv, summary.json, plot.png, plot.svg); {:.2} s in all",
                 out.display(),
                 start.elapsed().as_secs_f64()
             );
@@ -601,6 +605,11 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
     result
         .manifest(&inputs, &gospa)?
         .write(&dir, &["associations.csv", "system_tracks.csv"])?;
+    if a.plot {
+        let svg = result.picture();
+        dir.write("plot.png", &trackcorr::plot::png(&svg)?)?;
+        dir.write("plot.svg", svg.as_bytes())?;
+    }
     dir.commit()?;
     for line in trackcorr::io::describe_skipped(&result.summary.skipped_rows) {
         eprintln!("trackcorr: {line}");

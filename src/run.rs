@@ -145,9 +145,45 @@ pub struct Run {
     pub summary: Summary,
     /// Additive scores per replay (with truth), for the manifest.
     pub scores: BTreeMap<u32, metrics::Tally>,
+    /// The truth read (empty without `--truth`), and GOSPA against time per replay.
+    pub truth: Vec<crate::model::TruthSample>,
+    pub gospa_series: BTreeMap<u32, Vec<(f64, f64)>>,
 }
 
 impl Run {
+    /// The picture of the first replay (see [`crate::plot`]) as SVG.
+    pub fn picture(&self) -> String {
+        let replay = self.correlation.replays.first().map_or(0, |r| r.replay);
+        let objects = self
+            .summary
+            .metrics
+            .as_ref()
+            .map(|m| m.objects.iter().filter(|o| o.replay == replay).collect())
+            .unwrap_or_default();
+        let m = self.summary.metrics.as_ref();
+        let title = match m {
+            Some(m) => format!(
+                "replay {replay}: purity {:.3}, completeness {:.3}, GOSPA {:.0} m (whole run)",
+                m.purity, m.completeness, m.gospa.mean
+            ),
+            None => format!("replay {replay}"),
+        };
+        crate::plot::svg(&crate::plot::PlotData {
+            title,
+            sensors: &self.reports.sensors,
+            reports: self
+                .reports
+                .reports
+                .iter()
+                .filter(|r| r.replay == replay)
+                .collect(),
+            truth: self.truth.iter().filter(|t| t.replay == replay).collect(),
+            result: self.correlation.replays.first(),
+            objects,
+            gospa: self.gospa_series.get(&replay).map_or(&[], Vec::as_slice),
+        })
+    }
+
     /// The manifest of this run: its inputs hashed, its options, its replays and scores
     /// (the outputs are hashed when it is written).
     pub fn manifest(&self, inputs: &Inputs, gospa: &GospaParams) -> Result<Manifest> {
@@ -263,6 +299,11 @@ pub fn correlate_files(
         .flatten()
         .map(|r| (r.replay, r.tally))
         .collect();
+    let gospa_series = scores
+        .iter()
+        .flatten()
+        .map(|r| (r.replay, r.gospa_series.clone()))
+        .collect();
     let metrics = scores.map(|s| metrics::Metrics::combine(s, gospa));
     let metrics_s = t_metrics.elapsed().as_secs_f64();
     let summary = Summary {
@@ -287,6 +328,8 @@ pub fn correlate_files(
         correlation,
         summary,
         scores: tallies,
+        truth: truth.unwrap_or_default(),
+        gospa_series,
     })
 }
 

@@ -468,6 +468,7 @@ fn merge_summaries(paths: &[PathBuf], scores: &BTreeMap<u32, Tally>) -> Result<S
                 replay,
                 tally,
                 objects: objects.remove(&replay).unwrap_or_default(),
+                gospa_series: Vec::new(),
             })
             .collect();
         let m = Metrics::combine(replays, &params);

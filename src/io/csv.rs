@@ -410,6 +410,8 @@ const KNOWN_OUTPUTS: &[&str] = &[
     "reports.csv",
     "truth.csv",
     "manifest.json",
+    "plot.svg",
+    "plot.png",
 ];
 
 impl OutputDir {

@@ -111,6 +111,8 @@ pub struct ReplayScore {
     pub replay: u32,
     pub tally: Tally,
     pub objects: Vec<ObjectMetrics>,
+    /// GOSPA distance (m) at each scored epoch, for the picture (not in `summary.json`).
+    pub gospa_series: Vec<(f64, f64)>,
 }
 
 impl Metrics {
@@ -291,6 +293,7 @@ pub fn score_replays(
         let mut gospa_sum = [0.0; 4];
         let mut gospa_n = 0usize;
         let mut objects = Vec::new();
+        let mut gospa_series = Vec::new();
         let objs = truth.get(&replay).unwrap_or(&empty);
         let res = results.get(&replay);
         let epochs: &[Epoch] = res.map_or(&[], |r| &r.epochs);
@@ -372,6 +375,7 @@ pub fn score_replays(
                     continue;
                 }
                 let g = gospa::gospa(&truths, &tracks, params)?;
+                gospa_series.push((t, g.distance));
                 gospa_sum[0] += g.distance;
                 gospa_sum[1] += g.localisation;
                 gospa_sum[2] += g.missed;
@@ -512,6 +516,7 @@ pub fn score_replays(
                 gospa_epochs: gospa_n,
             },
             objects,
+            gospa_series,
         });
     }
     Ok(scores)

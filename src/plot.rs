@@ -1,0 +1,507 @@
+//! The picture of a correlation (`correlate --plot`, `demo`): for one replay, a map of the
+//! truth, each network's local tracks and the fused system tracks; coverage per object and
+//! network; and GOSPA against time. Drawn once as SVG (by hand: text stays text) and
+//! rasterised to PNG by resvg with an embedded font.
+
+use crate::correlate::ReplayResult;
+use crate::error::{Error, Result};
+use crate::geo;
+use crate::metrics::ObjectMetrics;
+use crate::model::{Report, SensorTable, TruthSample};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Network colours, in network order (then repeating).
+const PALETTE: [&str; 6] = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+];
+const WIDTH: f64 = 1200.0;
+const HEIGHT: f64 = 900.0;
+/// Mean Earth radius for the map's local projection (m).
+const EARTH_RADIUS: f64 = 6_371_000.0;
+
+/// What the picture shows: one replay of a run.
+pub struct PlotData<'a> {
+    pub title: String,
+    pub sensors: &'a SensorTable,
+    /// The replay's local-track reports.
+    pub reports: Vec<&'a Report>,
+    /// The replay's truth (may be empty).
+    pub truth: Vec<&'a TruthSample>,
+    pub result: Option<&'a ReplayResult>,
+    /// The replay's objects as scored (empty without truth).
+    pub objects: Vec<&'a ObjectMetrics>,
+    /// GOSPA distance (m) against time (empty without truth).
+    pub gospa: &'a [(f64, f64)],
+}
+
+/// A rectangle of the drawing and the data range it maps.
+struct Frame {
+    x0: f64,
+    y0: f64,
+    w: f64,
+    h: f64,
+    lo: (f64, f64),
+    hi: (f64, f64),
+}
+
+impl Frame {
+    fn px(&self, x: f64) -> f64 {
+        self.x0 + (x - self.lo.0) / (self.hi.0 - self.lo.0) * self.w
+    }
+    fn py(&self, y: f64) -> f64 {
+        self.y0 + self.h - (y - self.lo.1) / (self.hi.1 - self.lo.1) * self.h
+    }
+}
+
+/// A round step giving about `n` ticks over `span`.
+fn tick_step(span: f64, n: f64) -> f64 {
+    let raw = (span / n).max(f64::MIN_POSITIVE);
+    let mag = 10f64.powf(raw.log10().floor());
+    let f = raw / mag;
+    mag * if f < 1.5 {
+        1.0
+    } else if f < 3.5 {
+        2.0
+    } else if f < 7.5 {
+        5.0
+    } else {
+        10.0
+    }
+}
+
+/// Escapes text for SVG.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Axes with ticks and labels around a frame.
+fn axes(svg: &mut String, f: &Frame, xlabel: &str, ylabel: &str) {
+    let _ = write!(
+        svg,
+        r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="none" stroke="#444"/>"##,
+        f.x0, f.y0, f.w, f.h
+    );
+    let xs = tick_step(f.hi.0 - f.lo.0, 6.0);
+    let mut x = (f.lo.0 / xs).ceil() * xs;
+    while x <= f.hi.0 + 1e-9 * xs {
+        let p = f.px(x);
+        let _ = write!(
+            svg,
+            r##"<line x1="{p:.1}" y1="{:.1}" x2="{p:.1}" y2="{:.1}" stroke="#444"/><text x="{p:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
+            f.y0 + f.h,
+            f.y0 + f.h + 5.0,
+            f.y0 + f.h + 18.0,
+            fmt_tick(x, xs)
+        );
+        x += xs;
+    }
+    let ys = tick_step(f.hi.1 - f.lo.1, 5.0);
+    let mut y = (f.lo.1 / ys).ceil() * ys;
+    while y <= f.hi.1 + 1e-9 * ys {
+        let p = f.py(y);
+        let _ = write!(
+            svg,
+            r##"<line x1="{:.1}" y1="{p:.1}" x2="{:.1}" y2="{p:.1}" stroke="#444"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+            f.x0 - 5.0,
+            f.x0,
+            f.x0 - 8.0,
+            p + 4.0,
+            fmt_tick(y, ys)
+        );
+        y += ys;
+    }
+    let _ = write!(
+        svg,
+        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text><text transform="translate({:.1},{:.1}) rotate(-90)" text-anchor="middle">{}</text>"##,
+        f.x0 + f.w / 2.0,
+        f.y0 + f.h + 36.0,
+        esc(xlabel),
+        f.x0 - 48.0,
+        f.y0 + f.h / 2.0,
+        esc(ylabel)
+    );
+}
+
+fn fmt_tick(v: f64, step: f64) -> String {
+    if step >= 1.0 {
+        format!("{v:.0}")
+    } else {
+        let digits = (-step.log10().floor()) as usize;
+        format!("{v:.digits$}")
+    }
+}
+
+/// Local east/north (km) of ECEF points about a reference latitude and longitude.
+struct Projection {
+    lat0: f64,
+    lon0: f64,
+}
+
+impl Projection {
+    fn km(&self, p: &[f64]) -> (f64, f64) {
+        let (lat, lon, _) = geo::ecef_to_geodetic(&[p[0], p[1], p[2]]);
+        (
+            (lon - self.lon0) * self.lat0.cos() * EARTH_RADIUS / 1e3,
+            (lat - self.lat0) * EARTH_RADIUS / 1e3,
+        )
+    }
+}
+
+/// DejaVu Sans (free licence, `assets/fonts/DejaVuSans-LICENSE.txt`), so that the PNG has
+/// its text on machines without fonts (cluster nodes, containers).
+static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+
+/// The picture as PNG: the SVG rasterised at its own size.
+pub fn png(svg: &str) -> Result<Vec<u8>> {
+    let fail = |e: String| Error::Config(format!("cannot draw the picture: {e}"));
+    let mut opt = resvg::usvg::Options::default();
+    opt.fontdb_mut().load_font_data(FONT.to_vec());
+    opt.fontdb_mut().set_sans_serif_family("DejaVu Sans");
+    let tree = resvg::usvg::Tree::from_str(svg, &opt).map_err(|e| fail(e.to_string()))?;
+    let size = tree.size().to_int_size();
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height())
+        .ok_or_else(|| fail("empty picture".into()))?;
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::default(),
+        &mut pixmap.as_mut(),
+    );
+    pixmap.encode_png().map_err(|e| fail(e.to_string()))
+}
+
+/// The picture as an SVG document.
+pub fn svg(d: &PlotData) -> String {
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/><text x="{:.0}" y="24" text-anchor="middle" font-size="16">{}</text>"##,
+        WIDTH / 2.0,
+        esc(&d.title)
+    );
+    map(&mut svg, d);
+    coverage(&mut svg, d);
+    gospa(&mut svg, d);
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// Map: truth (grey), local-track reports (dots, by network), system tracks (black lines),
+/// radar sites (triangles).
+fn map(svg: &mut String, d: &PlotData) {
+    let mut points: Vec<[f64; 3]> = d.truth.iter().map(|t| pos(&t.state)).collect();
+    points.extend(d.reports.iter().map(|r| pos(&r.state)));
+    let sites: Vec<(String, usize, [f64; 3])> = d
+        .sensors
+        .sensors
+        .iter()
+        .enumerate()
+        .filter_map(|(k, s)| {
+            s.radar.as_ref().map(|r| {
+                (
+                    s.name.clone(),
+                    d.sensors.network_of[k],
+                    geo::geodetic_to_ecef(r.lat_deg.to_radians(), r.lon_deg.to_radians(), 0.0),
+                )
+            })
+        })
+        .collect();
+    points.extend(sites.iter().map(|s| s.2));
+    if points.is_empty() {
+        return;
+    }
+    let geodetic: Vec<(f64, f64)> = points
+        .iter()
+        .map(|p| {
+            let (lat, lon, _) = geo::ecef_to_geodetic(p);
+            (lat, lon)
+        })
+        .collect();
+    let n = geodetic.len() as f64;
+    let proj = Projection {
+        lat0: geodetic.iter().map(|g| g.0).sum::<f64>() / n,
+        lon0: geodetic.iter().map(|g| g.1).sum::<f64>() / n,
+    };
+    let km: Vec<(f64, f64)> = points.iter().map(|p| proj.km(p)).collect();
+    let (mut lo, mut hi) = ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN));
+    for &(x, y) in &km {
+        lo = (lo.0.min(x), lo.1.min(y));
+        hi = (hi.0.max(x), hi.1.max(y));
+    }
+    // Equal scales on both axes, with a margin.
+    let (w, h) = (600.0, 420.0);
+    let span = ((hi.0 - lo.0) / w).max((hi.1 - lo.1) / h).max(1e-3) * 1.08;
+    let c = ((lo.0 + hi.0) / 2.0, (lo.1 + hi.1) / 2.0);
+    let f = Frame {
+        x0: 80.0,
+        y0: 50.0,
+        w,
+        h,
+        lo: (c.0 - span * w / 2.0, c.1 - span * h / 2.0),
+        hi: (c.0 + span * w / 2.0, c.1 + span * h / 2.0),
+    };
+    let _ = write!(
+        svg,
+        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="14">Ground tracks</text>"##,
+        f.x0 + f.w / 2.0,
+        f.y0 - 8.0
+    );
+    // Truth: one grey line per object.
+    let mut by_object: BTreeMap<u32, Vec<(f64, &TruthSample)>> = BTreeMap::new();
+    for t in &d.truth {
+        by_object.entry(t.object).or_default().push((t.time, t));
+    }
+    for samples in by_object.values_mut() {
+        samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+        polyline(
+            svg,
+            &f,
+            samples.iter().map(|(_, t)| proj.km(&t.state)),
+            "#999",
+            4.0,
+            0.6,
+        );
+    }
+    // Local tracks: a dot per report, in its network's colour.
+    for r in &d.reports {
+        let (x, y) = proj.km(&r.state);
+        let net = d
+            .sensors
+            .network_of
+            .get(r.sensor as usize)
+            .copied()
+            .unwrap_or(0);
+        let _ = write!(
+            svg,
+            r##"<circle cx="{:.1}" cy="{:.1}" r="1.3" fill="{}" fill-opacity="0.45"/>"##,
+            f.px(x),
+            f.py(y),
+            PALETTE[net % PALETTE.len()]
+        );
+    }
+    // System tracks: a black line per number.
+    if let Some(res) = d.result {
+        let mut by_number: BTreeMap<u32, Vec<(f64, f64)>> = BTreeMap::new();
+        for e in &res.epochs {
+            for s in &e.system {
+                by_number
+                    .entry(s.number)
+                    .or_default()
+                    .push(proj.km(&s.state));
+            }
+        }
+        for line in by_number.values() {
+            polyline(svg, &f, line.iter().copied(), "#000", 1.0, 0.9);
+        }
+    }
+    for (name, net, p) in &sites {
+        let (x, y) = proj.km(p);
+        let (px, py) = (f.px(x), f.py(y));
+        let _ = write!(
+            svg,
+            r##"<path d="M{:.1},{:.1} l6,10 h-12 z" fill="{}" stroke="#000" stroke-width="0.5"/><text x="{:.1}" y="{:.1}">{}</text>"##,
+            px,
+            py - 6.0,
+            PALETTE[net % PALETTE.len()],
+            px + 8.0,
+            py + 4.0,
+            esc(name)
+        );
+    }
+    axes(svg, &f, "east (km)", "north (km)");
+    // Legend: (colour, line width or 0 for a dot, label).
+    let mut legend: Vec<(&str, f64, String)> = vec![
+        ("#999", 4.0, "truth".into()),
+        ("#000", 1.0, "system tracks (fused)".into()),
+    ];
+    for (k, name) in d.sensors.networks.iter().enumerate() {
+        legend.push((
+            PALETTE[k % PALETTE.len()],
+            0.0,
+            format!("{name} local tracks"),
+        ));
+    }
+    // In a row under the map, clear of the tracks and sites.
+    let y = f.y0 + f.h + 62.0;
+    let mut x = f.x0;
+    for (colour, width, label) in &legend {
+        if *width > 0.0 {
+            let _ = write!(
+                svg,
+                r##"<line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{colour}" stroke-width="{width}"/>"##,
+                x + 20.0
+            );
+        } else {
+            let _ = write!(
+                svg,
+                r##"<circle cx="{:.1}" cy="{y:.1}" r="4" fill="{colour}"/>"##,
+                x + 10.0
+            );
+        }
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{:.1}">{}</text>"##,
+            x + 26.0,
+            y + 4.0,
+            esc(label)
+        );
+        // About 7 px per character at 12 px.
+        x += 46.0 + 7.0 * label.chars().count() as f64;
+    }
+}
+
+fn pos(s: &[f64; 6]) -> [f64; 3] {
+    [s[0], s[1], s[2]]
+}
+
+fn polyline(
+    svg: &mut String,
+    f: &Frame,
+    points: impl Iterator<Item = (f64, f64)>,
+    colour: &str,
+    width: f64,
+    opacity: f64,
+) {
+    let mut pts = String::new();
+    for (x, y) in points {
+        let _ = write!(pts, "{:.1},{:.1} ", f.px(x), f.py(y));
+    }
+    let _ = write!(
+        svg,
+        r##"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="{width}" stroke-opacity="{opacity}" stroke-linejoin="round"/>"##,
+        pts.trim_end()
+    );
+}
+
+/// Coverage: per object, the share of its flight each network held a local track on it,
+/// and the share a system track held it.
+fn coverage(svg: &mut String, d: &PlotData) {
+    let (x0, y0, w, h) = (830.0, 50.0, 330.0, 420.0);
+    let _ = write!(
+        svg,
+        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="14">Coverage of each object's flight</text>"##,
+        x0 + w / 2.0 - 30.0,
+        y0 - 8.0
+    );
+    if d.objects.is_empty() {
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">(needs --truth)</text>"##,
+            x0 + w / 2.0,
+            y0 + h / 2.0
+        );
+        return;
+    }
+    let bars = d.sensors.networks.len() + 1;
+    let row = h / d.objects.len() as f64;
+    let bar = (row - 6.0) / bars as f64;
+    for (i, o) in d.objects.iter().enumerate() {
+        let top = y0 + i as f64 * row;
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="end">object {}</text>"##,
+            x0 - 8.0,
+            top + row / 2.0 + 4.0,
+            o.object
+        );
+        let mut values: Vec<(f64, &str)> = d
+            .sensors
+            .networks
+            .iter()
+            .enumerate()
+            .map(|(k, n)| {
+                (
+                    o.coverage.get(n).copied().unwrap_or(0.0),
+                    PALETTE[k % PALETTE.len()],
+                )
+            })
+            .collect();
+        values.push((o.coverage_fused, "#000"));
+        for (k, (v, colour)) in values.iter().enumerate() {
+            let _ = write!(
+                svg,
+                r##"<rect x="{x0:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{colour}"/>"##,
+                top + 3.0 + k as f64 * bar,
+                v.clamp(0.0, 1.0) * w,
+                (bar - 1.0).max(0.5)
+            );
+        }
+    }
+    let f = Frame {
+        x0,
+        y0,
+        w,
+        h,
+        lo: (0.0, 0.0),
+        hi: (100.0, 1.0),
+    };
+    let _ = write!(
+        svg,
+        r##"<rect x="{x0:.1}" y="{y0:.1}" width="{w:.1}" height="{h:.1}" fill="none" stroke="#444"/>"##
+    );
+    for pct in [0.0, 25.0, 50.0, 75.0, 100.0] {
+        let p = f.px(pct);
+        let _ = write!(
+            svg,
+            r##"<line x1="{p:.1}" y1="{:.1}" x2="{p:.1}" y2="{:.1}" stroke="#444"/><text x="{p:.1}" y="{:.1}" text-anchor="middle">{pct:.0}</text>"##,
+            y0 + h,
+            y0 + h + 5.0,
+            y0 + h + 18.0
+        );
+    }
+    let _ = write!(
+        svg,
+        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">% of flight (black: fused)</text>"##,
+        x0 + w / 2.0,
+        y0 + h + 36.0
+    );
+}
+
+/// GOSPA distance against time.
+fn gospa(svg: &mut String, d: &PlotData) {
+    let (x0, y0, w, h) = (80.0, 590.0, 1080.0, 250.0);
+    let _ = write!(
+        svg,
+        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="14">GOSPA against time</text>"##,
+        x0 + w / 2.0,
+        y0 - 8.0
+    );
+    if d.gospa.is_empty() {
+        let _ = write!(
+            svg,
+            r##"<rect x="{x0:.1}" y="{y0:.1}" width="{w:.1}" height="{h:.1}" fill="none" stroke="#444"/><text x="{:.1}" y="{:.1}" text-anchor="middle">(needs --truth)</text>"##,
+            x0 + w / 2.0,
+            y0 + h / 2.0
+        );
+        return;
+    }
+    let t_lo = d.gospa.first().map_or(0.0, |g| g.0);
+    let t_hi = d.gospa.last().map_or(1.0, |g| g.0).max(t_lo + 1.0);
+    let g_hi = d.gospa.iter().map(|g| g.1).fold(0.0, f64::max).max(1.0) * 1.05;
+    let f = Frame {
+        x0,
+        y0,
+        w,
+        h,
+        lo: (t_lo, 0.0),
+        hi: (t_hi, g_hi),
+    };
+    polyline(svg, &f, d.gospa.iter().copied(), "#1f1f7a", 1.2, 1.0);
+    axes(svg, &f, "time (s)", "GOSPA (m)");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round() {
+        assert_eq!(tick_step(1000.0, 5.0), 200.0);
+        assert_eq!(tick_step(7.0, 6.0), 1.0);
+        assert_eq!(tick_step(0.9, 5.0), 0.2);
+        assert_eq!(fmt_tick(0.4, 0.2), "0.4");
+        assert_eq!(esc("a<b & c"), "a&lt;b &amp; c");
+    }
+}

@@ -1,0 +1,105 @@
+//! `correlate --plot` as a user runs it: a PNG and an SVG of the first replay, with what the
+//! picture promises (a line per truth object and per system track, a bar per object and
+//! network, GOSPA against time), the same bytes on a second run.
+
+use std::path::Path;
+use std::process::Command;
+
+fn run(dir: &Path, args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_trackcorr"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("cannot run trackcorr");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn correlate_plot_draws_the_first_replay() {
+    let dir = std::env::temp_dir().join(format!("trackcorr-plot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    run(
+        &dir,
+        &[
+            "generate",
+            "--replays",
+            "2",
+            "--objects",
+            "3",
+            "--duration",
+            "200",
+            "--out",
+            "g",
+        ],
+    );
+    let correlate = |out: &str| {
+        run(
+            &dir,
+            &[
+                "correlate",
+                "--reports",
+                "g/reports.csv",
+                "--sensors",
+                "g/sensors.csv",
+                "--truth",
+                "g/truth.csv",
+                "--backend",
+                "cpu",
+                "--plot",
+                "--out",
+                out,
+            ],
+        );
+    };
+    correlate("a");
+    correlate("b");
+    let png = std::fs::read(dir.join("a/plot.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // IHDR: width and height, big-endian, at bytes 16..24.
+    let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!((w, h), (1200, 900));
+    assert!(
+        png == std::fs::read(dir.join("b/plot.png")).unwrap(),
+        "PNG differs between runs"
+    );
+
+    let svg = std::fs::read_to_string(dir.join("a/plot.svg")).unwrap();
+    // System tracks of replay 0, from the CSV the run wrote.
+    let csv = std::fs::read_to_string(dir.join("a/system_tracks.csv")).unwrap();
+    let mut numbers: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with("0,"))
+        .map(|l| l.split(',').nth(2).unwrap())
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    // Polylines: one per truth object (3), one per system track, and the GOSPA curve.
+    let polylines = svg.matches("<polyline").count();
+    assert_eq!(
+        polylines,
+        3 + numbers.len() + 1,
+        "{} system tracks",
+        numbers.len()
+    );
+    for text in [
+        "launch local tracks",
+        "mid local tracks",
+        "impact local tracks",
+        "object 2",
+        "GOSPA against time",
+        "replay 0: purity",
+    ] {
+        assert!(svg.contains(text), "no `{text}` in the picture");
+    }
+    // A bar per object and network, and one for the fused coverage: 3 × (3 + 1); and the
+    // panel's frame.
+    assert_eq!(svg.matches(r#"<rect x="830.0""#).count(), 12 + 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
