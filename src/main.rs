@@ -29,6 +29,65 @@ use trackcorr::track::TrackerParams;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More detail on stderr: -v for each stage's timing and the files read, -vv also the
+    /// messages of the libraries (wgpu).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only warnings and errors on stderr; no progress bar.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+}
+
+/// Messages on stderr through `log`: trackcorr's own at info (the default), warn (`-q`) or
+/// debug (`-v`); other crates' (wgpu's) only from `-vv`. Warnings and debug lines carry the
+/// program's name; the summary lines (info) do not.
+struct StderrLog {
+    own: log::LevelFilter,
+    others: log::LevelFilter,
+}
+
+impl log::Log for StderrLog {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        let own = m.target().starts_with("trackcorr");
+        m.level() <= if own { self.own } else { self.others }
+    }
+
+    fn log(&self, record: &log::Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        match record.level() {
+            log::Level::Info => eprintln!("{}", record.args()),
+            log::Level::Warn | log::Level::Error => eprintln!("trackcorr: {}", record.args()),
+            level if record.target().starts_with("trackcorr") => eprintln!(
+                "trackcorr: {}: {}",
+                level.as_str().to_lowercase(),
+                record.args()
+            ),
+            level => eprintln!(
+                "trackcorr: {} ({}): {}",
+                level.as_str().to_lowercase(),
+                record.target(),
+                record.args()
+            ),
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs the logger for `-q` / `-v`.
+fn init_log(quiet: bool, verbose: u8) {
+    let (own, others) = match (quiet, verbose) {
+        (true, _) => (log::LevelFilter::Warn, log::LevelFilter::Off),
+        (false, 0) => (log::LevelFilter::Info, log::LevelFilter::Off),
+        (false, 1) => (log::LevelFilter::Debug, log::LevelFilter::Off),
+        (false, 2) => (log::LevelFilter::Debug, log::LevelFilter::Warn),
+        (false, _) => (log::LevelFilter::Trace, log::LevelFilter::Debug),
+    };
+    if log::set_boxed_logger(Box::new(StderrLog { own, others })).is_ok() {
+        log::set_max_level(own.max(others));
+    }
 }
 
 #[derive(Subcommand)]
@@ -368,14 +427,15 @@ const RETRYABLE: u8 = 75;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_log(cli.quiet, cli.verbose);
     // Without a handler the process would die with its hidden partial folder in place.
     if let Err(e) = ctrlc::set_handler(|| {
         trackcorr::io::csv::remove_partial_outputs();
         eprintln!("trackcorr: interrupted; no output written");
         std::process::exit(INTERRUPTED);
     }) {
-        eprintln!(
-            "trackcorr: cannot handle Ctrl-C ({e}); an interrupted run may leave a hidden partial folder"
+        log::warn!(
+            "cannot handle Ctrl-C ({e}); an interrupted run may leave a hidden partial folder"
         );
     }
     match run_cli(cli) {
@@ -396,7 +456,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             let start = Instant::now();
             let (engine, note) = Engine::open(backend, &GpuOptions::default())?;
             if let Some(n) = &note {
-                eprintln!("trackcorr: {n}");
+                log::warn!("{n}");
             }
             let name = engine
                 .summary(None)
@@ -456,7 +516,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 &["sensors.csv", "detections.csv", "reports.csv", "truth.csv"],
             )?;
             dir.commit()?;
-            eprintln!(
+            log::info!(
                 "wrote {}: {} sensors, {} detections, {} reports, {} truth samples",
                 out.display(),
                 s.sensors.sensors.len(),
@@ -468,7 +528,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
         Command::Correlate(a) => correlate(a)?,
         Command::Merge { shards, out } => {
             let m = trackcorr::shard::merge(&shards, &out)?;
-            eprintln!(
+            log::info!(
                 "merged {} shards of `{}`: {} replays -> {}",
                 m.shards,
                 m.command,
@@ -502,7 +562,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 choice => {
                     let (engine, note) = Engine::open(choice, &GpuOptions::default())?;
                     if let Some(n) = note {
-                        eprintln!("trackcorr: {n}");
+                        log::warn!("{n}");
                     }
                     matches!(engine, Engine::Gpu(_)).then_some(engine)
                 }
@@ -556,16 +616,28 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A progress reporter: a line on stderr rewritten in place, only when stderr is a
-/// terminal (quiet in CI and in pipes) and there is more than one replay.
-fn progress_line(what: &'static str) -> impl FnMut(usize, usize) {
-    let terminal = std::io::stderr().is_terminal();
+/// A progress bar over replays (indicatif), drawn only when stderr is a terminal, there is
+/// more than one replay and `-q` is not given: quiet in CI, in pipes and in logs.
+fn progress_bar(what: &'static str) -> impl FnMut(usize, usize) {
+    let show = std::io::stderr().is_terminal() && log::max_level() >= log::LevelFilter::Info;
+    let mut bar: Option<indicatif::ProgressBar> = None;
     move |done, total| {
-        if terminal && total > 1 {
-            eprint!("\r{what}: {done}/{total} replays");
-            if done == total {
-                eprintln!();
+        if !show || total < 2 {
+            return;
+        }
+        let b = bar.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::new(total as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {pos}/{len} replays, {elapsed} elapsed, ~{eta} left",
+            ) {
+                b.set_style(style.progress_chars("=> "));
             }
+            b.set_message(what);
+            b
+        });
+        b.set_position(done as u64);
+        if done >= total {
+            b.finish_and_clear();
         }
     }
 }
@@ -576,7 +648,7 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
     let gospa = a.options.gospa();
     let (engine, note) = Engine::open(a.backend, &GpuOptions::default())?;
     if let Some(n) = &note {
-        eprintln!("trackcorr: {n}");
+        log::warn!("{n}");
     }
     let inputs = Inputs {
         reports: a.reports,
@@ -593,8 +665,24 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         &gospa,
         &engine,
         engine.summary(note),
-        progress_line("correlating"),
+        progress_bar("correlating"),
     )?;
+    log::debug!(
+        "backend {}{}; read {} reports and {} sensors",
+        result.summary.backend.name,
+        result
+            .summary
+            .backend
+            .adapter
+            .as_ref()
+            .map_or(String::new(), |ad| format!(" ({})", ad.name)),
+        result.reports.reports.len(),
+        result.reports.sensors.sensors.len()
+    );
+    log::debug!(
+        "seconds: {}",
+        serde_json::to_string(&result.summary.timing).unwrap_or_default()
+    );
     let dir = OutputDir::create(&a.out)?;
     trackcorr::output::write_outputs(
         &dir,
@@ -612,17 +700,17 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
     }
     dir.commit()?;
     for line in trackcorr::io::describe_skipped(&result.summary.skipped_rows) {
-        eprintln!("trackcorr: {line}");
+        log::warn!("{line}");
     }
     for r in &result.summary.cpu_reruns {
-        eprintln!(
-            "trackcorr: {} replays correlated on the CPU after a GPU error: {}",
+        log::warn!(
+            "{} replays correlated on the CPU after a GPU error: {}",
             r.replays.len(),
             r.gpu_error
         );
     }
     let c = &result.summary.counts;
-    eprintln!(
+    log::info!(
         "{} replays, {} reports, {} local tracks, {} system tracks over {} epochs in {:.2} s -> {}",
         c.replays,
         c.reports,
@@ -633,9 +721,12 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         a.out.display()
     );
     if let Some(m) = &result.summary.metrics {
-        eprintln!(
+        log::info!(
             "purity {:.4}, completeness {:.4}, GOSPA {:.1} m, track switches {}",
-            m.purity, m.completeness, m.gospa.mean, m.track_switches
+            m.purity,
+            m.completeness,
+            m.gospa.mean,
+            m.track_switches
         );
     }
     Ok(())
@@ -666,7 +757,7 @@ fn history(a: HistoryArgs) -> anyhow::Result<()> {
     };
     let r = run::history_files(&a.reports, a.sensors.as_deref(), &opts, a.backend, &gpu)?;
     if let Some(n) = &r.summary.backend.note {
-        eprintln!("trackcorr: {n}");
+        log::warn!("{n}");
     }
     let dir = OutputDir::create(&a.out)?;
     dir.write(
@@ -677,7 +768,7 @@ fn history(a: HistoryArgs) -> anyhow::Result<()> {
     dir.write("summary.json", format!("{json}\n").as_bytes())?;
     dir.commit()?;
     let s = &r.summary;
-    eprintln!(
+    log::info!(
         "{} replays, {} tracks, {} overlapping track pairs of different sensors: {} associated \
          over {} time ranges in {:.2} s on {} -> {}",
         s.counts.replays,
@@ -690,7 +781,7 @@ fn history(a: HistoryArgs) -> anyhow::Result<()> {
         a.out.display()
     );
     if let Some(sc) = &s.score {
-        eprintln!(
+        log::info!(
             "{} of {} associated pairs follow the same object (purity {:.4}); {} of {} \
              overlapping same-object pairs associated (completeness {:.4})",
             sc.same_object_pairs,
@@ -702,8 +793,8 @@ fn history(a: HistoryArgs) -> anyhow::Result<()> {
         );
     }
     if a.epoch_interval.is_none() && trackcorr::history::shared_time_fraction(&r.histories) < 0.1 {
-        eprintln!(
-            "trackcorr: note: fewer than 10 % of the report times are shared by two sensors; \
+        log::warn!(
+            "note: fewer than 10 % of the report times are shared by two sensors; \
              tracks only meet at common timestamps: resample with --epoch-interval (e.g. 2)"
         );
     }
@@ -726,7 +817,7 @@ fn track(a: TrackArgs) -> anyhow::Result<()> {
     let read_s = start.elapsed().as_secs_f64();
     let (ctx, note) = run::open_context(a.backend, &GpuOptions::default())?;
     if let Some(n) = &note {
-        eprintln!("trackcorr: {n}");
+        log::warn!("{n}");
     }
     let t0 = Instant::now();
     let (reports, gpu) = run::track_detections(&detections, &sensors, &params, ctx.as_ref())?;
@@ -764,9 +855,9 @@ fn track(a: TrackArgs) -> anyhow::Result<()> {
     )?;
     dir.commit()?;
     for line in policy.describe() {
-        eprintln!("trackcorr: {line}");
+        log::warn!("{line}");
     }
-    eprintln!(
+    log::info!(
         "{} detections -> {} local tracks, {} reports in {:.2} s -> {}",
         detections.len(),
         tracks.len(),

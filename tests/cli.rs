@@ -769,3 +769,40 @@ fn track_then_correlate_and_the_whole_chain_in_one_go() {
     assert!(!out.exists());
     assert_no_partial(&s.dir);
 }
+
+/// `-q` leaves stderr empty on success, the default prints the run's summary line, `-v` adds
+/// the stage timings; none of them draws a progress bar when stderr is not a terminal.
+#[test]
+fn quiet_and_verbose() {
+    let s = Scenario::new("verbosity");
+    let out_dir = s.out();
+    let run = |flag: Option<&str>| -> String {
+        let mut args: Vec<&std::ffi::OsStr> = flag.iter().map(|f| f.as_ref()).collect();
+        args.extend([
+            "correlate".as_ref(),
+            "--reports".as_ref(),
+            s.reports.as_os_str(),
+            "--backend".as_ref(),
+            "cpu".as_ref(),
+            "--out".as_ref(),
+            out_dir.as_os_str(),
+        ]);
+        let out = trackcorr(&args);
+        assert_success(&out);
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let quiet = run(Some("-q"));
+    assert!(quiet.is_empty(), "-q printed {quiet:?}");
+    let normal = run(None);
+    assert!(normal.contains(" system tracks over ") && !normal.contains("debug"));
+    assert!(
+        !normal.contains('\r'),
+        "a progress bar in a pipe: {normal:?}"
+    );
+    let verbose = run(Some("-v"));
+    assert!(
+        verbose.contains("trackcorr: debug: seconds: {\"read_s\""),
+        "{verbose}"
+    );
+    assert!(verbose.contains(" system tracks over "));
+}
