@@ -1,0 +1,21 @@
+#!/bin/sh
+# Seeds fuzz/corpus/readers from the bad-input corpus and a small generated scenario: every
+# file once per reader (the first byte picks the reader and strict or lenient).
+#   fuzz/seed.sh [path/to/trackcorr]
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${1:-$here/../target/release/trackcorr}
+out=$here/corpus/readers
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$bin" generate --replays 1 --objects 2 --duration 60 --out "$tmp/g" 2>/dev/null
+mkdir -p "$out"
+i=0
+for f in "$here"/../tests/data/bad/*.csv "$tmp"/g/*.csv; do
+    head -c 20000 "$f" > "$tmp/cut"
+    for b in 000 040 100 120 160 200 240 320; do   # octal: 0x00 0x20 0x40 0x50 0x70 0x80 0xa0 0xd0
+        { printf "\\$b"; cat "$tmp/cut"; } > "$out/seed_${i}_$b"
+    done
+    i=$((i + 1))
+done
+echo "$(ls "$out" | wc -l) seeds in $out"
