@@ -285,9 +285,19 @@ pub fn correlate(set: &ReportSet, cfg: &Config) -> Result<Correlation> {
 pub fn correlate_with_progress(
     set: &ReportSet,
     cfg: &Config,
-    mut progress: impl FnMut(usize, usize),
+    progress: impl FnMut(usize, usize),
 ) -> Result<Correlation> {
     cfg.validate()?;
+    correlate_inputs(&split_replays(&set.reports, cfg), cfg, progress)
+}
+
+/// Correlates replays already split (a whole set, or the chunk a failed GPU hands back), in
+/// chunks of `cfg.chunk_replays`.
+pub(crate) fn correlate_inputs(
+    inputs: &[ReplayInput],
+    cfg: &Config,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Correlation> {
     let gate = Gate::new(cfg.gate_probability)?;
     let params = EpochParams {
         gate,
@@ -295,7 +305,6 @@ pub fn correlate_with_progress(
         fusion: cfg.fusion,
         solver: cfg.solver,
     };
-    let inputs = split_replays(&set.reports, cfg);
     let mut times = StageTimes::default();
     let mut replays = Vec::with_capacity(inputs.len());
     for chunk in inputs.chunks(cfg.chunk_replays.max(1)) {

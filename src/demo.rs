@@ -77,9 +77,7 @@ pub fn run_demo(
         &fused.reports.sensors,
         &fused.summary,
     )?;
-    let svg = fused.picture();
-    dir.write("plot.png", &crate::plot::png(&svg)?)?;
-    dir.write("plot.svg", svg.as_bytes())?;
+    fused.write_picture(&dir)?;
     if let Some(m) = fused.summary.metrics.clone() {
         lines.push(Line {
             name: "fused (all networks)".into(),

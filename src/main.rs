@@ -694,9 +694,7 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         .manifest(&inputs, &gospa)?
         .write(&dir, &["associations.csv", "system_tracks.csv"])?;
     if a.plot {
-        let svg = result.picture();
-        dir.write("plot.png", &trackcorr::plot::png(&svg)?)?;
-        dir.write("plot.svg", svg.as_bytes())?;
+        result.write_picture(&dir)?;
     }
     dir.commit()?;
     for line in trackcorr::io::describe_skipped(&result.summary.skipped_rows) {

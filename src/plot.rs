@@ -84,34 +84,26 @@ fn axes(svg: &mut String, f: &Frame, xlabel: &str, ylabel: &str) {
         r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="none" stroke="#444"/>"##,
         f.x0, f.y0, f.w, f.h
     );
-    let xs = tick_step(f.hi.0 - f.lo.0, 6.0);
-    let mut x = (f.lo.0 / xs).ceil() * xs;
-    while x <= f.hi.0 + 1e-9 * xs {
+    for (x, label) in ticks(f.lo.0, f.hi.0, 6.0) {
         let p = f.px(x);
         let _ = write!(
             svg,
-            r##"<line x1="{p:.1}" y1="{:.1}" x2="{p:.1}" y2="{:.1}" stroke="#444"/><text x="{p:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
+            r##"<line x1="{p:.1}" y1="{:.1}" x2="{p:.1}" y2="{:.1}" stroke="#444"/><text x="{p:.1}" y="{:.1}" text-anchor="middle">{label}</text>"##,
             f.y0 + f.h,
             f.y0 + f.h + 5.0,
             f.y0 + f.h + 18.0,
-            fmt_tick(x, xs)
         );
-        x += xs;
     }
-    let ys = tick_step(f.hi.1 - f.lo.1, 5.0);
-    let mut y = (f.lo.1 / ys).ceil() * ys;
-    while y <= f.hi.1 + 1e-9 * ys {
+    for (y, label) in ticks(f.lo.1, f.hi.1, 5.0) {
         let p = f.py(y);
         let _ = write!(
             svg,
-            r##"<line x1="{:.1}" y1="{p:.1}" x2="{:.1}" y2="{p:.1}" stroke="#444"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+            r##"<line x1="{:.1}" y1="{p:.1}" x2="{:.1}" y2="{p:.1}" stroke="#444"/><text x="{:.1}" y="{:.1}" text-anchor="end">{label}</text>"##,
             f.x0 - 5.0,
             f.x0,
             f.x0 - 8.0,
             p + 4.0,
-            fmt_tick(y, ys)
         );
-        y += ys;
     }
     let _ = write!(
         svg,
@@ -123,6 +115,18 @@ fn axes(svg: &mut String, f: &Frame, xlabel: &str, ylabel: &str) {
         f.y0 + f.h / 2.0,
         esc(ylabel)
     );
+}
+
+/// About `n` round tick values over `[lo, hi]`, with their labels.
+fn ticks(lo: f64, hi: f64, n: f64) -> Vec<(f64, String)> {
+    let step = tick_step(hi - lo, n);
+    let mut out = Vec::new();
+    let mut v = (lo / step).ceil() * step;
+    while v <= hi + 1e-9 * step {
+        out.push((v, fmt_tick(v, step)));
+        v += step;
+    }
+    out
 }
 
 fn fmt_tick(v: f64, step: f64) -> String {

@@ -184,6 +184,13 @@ impl Run {
         })
     }
 
+    /// Writes the picture into `dir` as `plot.png` and `plot.svg`.
+    pub fn write_picture(&self, dir: &crate::io::csv::OutputDir) -> Result<()> {
+        let svg = self.picture();
+        dir.write("plot.png", &crate::plot::png(&svg)?)?;
+        dir.write("plot.svg", svg.as_bytes())
+    }
+
     /// The manifest of this run: its inputs hashed, its options, its replays and scores
     /// (the outputs are hashed when it is written).
     pub fn manifest(&self, inputs: &Inputs, gospa: &GospaParams) -> Result<Manifest> {

@@ -1,55 +1,25 @@
 //! Same input and options, same bytes: over two runs, over 1 and 2 threads, and over chunk
 //! sizes. Only `summary.json`'s wall-clock `timing` and its thread count may differ.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use trackcorr::correlate::{self, Config};
 use trackcorr::output::{associations_csv, system_tracks_csv};
 use trackcorr::scenario::{self, ScenarioOptions};
 
-struct Scratch(PathBuf);
+#[path = "common/cli.rs"]
+mod cli;
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use cli::{Scratch, ok, read, summary};
 
+/// trackcorr on `threads` worker threads; it must succeed.
 fn trackcorr(threads: usize, args: &[&str], dir: &Path) {
-    let output = Command::new(env!("CARGO_BIN_EXE_trackcorr"))
-        .current_dir(dir)
-        .env("RAYON_NUM_THREADS", threads.to_string())
-        .args(args)
-        .output()
-        .expect("cannot run trackcorr");
-    assert!(
-        output.status.success(),
-        "trackcorr {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-fn read(dir: &Path, file: &str) -> Vec<u8> {
-    std::fs::read(dir.join(file)).unwrap()
-}
-
-/// `summary.json` without what is allowed to vary.
-fn summary(dir: &Path) -> serde_json::Value {
-    let mut v: serde_json::Value = serde_json::from_slice(&read(dir, "summary.json")).unwrap();
-    let o = v.as_object_mut().unwrap();
-    o.remove("timing");
-    if let Some(b) = o.get_mut("backend").and_then(|b| b.as_object_mut()) {
-        b.remove("threads");
-    }
-    v
+    ok(dir, args, &[("RAYON_NUM_THREADS", &threads.to_string())]);
 }
 
 #[test]
 fn outputs_are_byte_identical_over_runs_and_thread_counts() {
-    let dir = std::env::temp_dir().join(format!("trackcorr-determinism-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let _scratch = Scratch(dir.clone());
+    let scratch = Scratch::new("determinism");
+    let dir = scratch.0.clone();
 
     let generate = [
         "generate",

@@ -8,6 +8,9 @@ use trackcorr::io::ReportSet;
 use trackcorr::scenario::{self, ScenarioOptions};
 use trackcorr::verify;
 
+#[path = "common/cli.rs"]
+mod cli;
+
 fn backend(opts: &GpuOptions) -> Option<GpuBackend> {
     match GpuBackend::new(opts) {
         Ok(b) => Some(b),
@@ -281,18 +284,10 @@ fn a_gpu_fault_leaves_no_output() {
     if trackcorr::gpu::test_context(&GpuOptions::default()).is_none() {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("trackcorr-gpu-fault-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let run = |args: &[&str], fault: bool| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trackcorr"));
-        cmd.current_dir(&dir).args(args);
-        if fault {
-            cmd.env(trackcorr::gpu::correlate::INJECT_FAULT, "0");
-        }
-        cmd.output().unwrap()
-    };
-    let g = run(
+    let scratch = cli::Scratch::new("gpu-fault");
+    let dir = &scratch.0;
+    cli::ok(
+        dir,
         &[
             "generate",
             "--replays",
@@ -302,10 +297,10 @@ fn a_gpu_fault_leaves_no_output() {
             "--out",
             "g",
         ],
-        false,
+        &[],
     );
-    assert!(g.status.success());
-    let out = run(
+    let out = cli::run(
+        dir,
         &[
             "correlate",
             "--reports",
@@ -315,15 +310,14 @@ fn a_gpu_fault_leaves_no_output() {
             "--out",
             "o",
         ],
-        true,
+        &[(trackcorr::gpu::correlate::INJECT_FAULT, "0")],
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(75), "{err}");
     assert!(err.contains("device lost"), "{err}");
-    let left: Vec<String> = std::fs::read_dir(&dir)
+    let left: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(left, ["g"], "a failed run left {left:?}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -2,28 +2,16 @@
 //! picture promises (a line per truth object and per system track, a bar per object and
 //! network, GOSPA against time), the same bytes on a second run.
 
-use std::path::Path;
-use std::process::Command;
+#[path = "common/cli.rs"]
+mod cli;
 
-fn run(dir: &Path, args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_trackcorr"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("cannot run trackcorr");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use cli::{Scratch, ok, read};
 
 #[test]
 fn correlate_plot_draws_the_first_replay() {
-    let dir = std::env::temp_dir().join(format!("trackcorr-plot-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    run(
+    let scratch = Scratch::new("plot");
+    let dir = scratch.0.clone();
+    ok(
         &dir,
         &[
             "generate",
@@ -36,9 +24,10 @@ fn correlate_plot_draws_the_first_replay() {
             "--out",
             "g",
         ],
+        &[],
     );
     let correlate = |out: &str| {
-        run(
+        ok(
             &dir,
             &[
                 "correlate",
@@ -54,18 +43,19 @@ fn correlate_plot_draws_the_first_replay() {
                 "--out",
                 out,
             ],
+            &[],
         );
     };
     correlate("a");
     correlate("b");
-    let png = std::fs::read(dir.join("a/plot.png")).unwrap();
+    let png = read(&dir.join("a"), "plot.png");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     // IHDR: width and height, big-endian, at bytes 16..24.
     let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
     let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
     assert_eq!((w, h), (1200, 900));
     assert!(
-        png == std::fs::read(dir.join("b/plot.png")).unwrap(),
+        png == read(&dir.join("b"), "plot.png"),
         "PNG differs between runs"
     );
 
@@ -101,5 +91,4 @@ fn correlate_plot_draws_the_first_replay() {
     // A bar per object and network, and one for the fused coverage: 3 × (3 + 1); and the
     // panel's frame.
     assert_eq!(svg.matches(r#"<rect x="830.0""#).count(), 12 + 1);
-    std::fs::remove_dir_all(&dir).unwrap();
 }

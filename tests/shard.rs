@@ -4,60 +4,18 @@
 //! different runs, or a missing one, do not merge; exit codes tell bad data (1) from what a
 //! retry may fix (75).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-struct Scratch(PathBuf);
+#[path = "common/cli.rs"]
+mod cli;
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trackcorr"));
-    cmd.current_dir(dir).args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("cannot run trackcorr")
-}
-
-fn ok(dir: &Path, args: &[&str], env: &[(&str, &str)]) {
-    let out = run(dir, args, env);
-    assert!(
-        out.status.success(),
-        "trackcorr {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn read(dir: &Path, file: &str) -> Vec<u8> {
-    std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
-}
-
-/// `summary.json` without what varies between runs (wall-clock times, thread count).
-fn summary(dir: &Path) -> serde_json::Value {
-    let mut v: serde_json::Value = serde_json::from_slice(&read(dir, "summary.json")).unwrap();
-    let o = v.as_object_mut().unwrap();
-    o.remove("timing");
-    if let Some(b) = o.get_mut("backend").and_then(|b| b.as_object_mut()) {
-        b.remove("threads");
-    }
-    v
-}
-
-fn scratch(name: &str) -> (PathBuf, Scratch) {
-    let dir = std::env::temp_dir().join(format!("trackcorr-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    (dir.clone(), Scratch(dir))
-}
+use cli::{Scratch, ok, read, run, summary};
 
 #[test]
 fn sharded_runs_merge_into_the_single_run() {
-    let (dir, _scratch) = scratch("shard");
+    let scratch = Scratch::new("shard");
+    let dir = scratch.0.clone();
     // Seven replays in three shards: shard 0 holds 0, 3, 6; shard 1 holds 1, 4; shard 2 holds
     // 2, 5. Short flights keep the test quick.
     let scenario = [
@@ -226,7 +184,8 @@ fn sharded_runs_merge_into_the_single_run() {
 
 #[test]
 fn exit_codes_tell_bad_data_from_a_missing_gpu() {
-    let (dir, _scratch) = scratch("exit");
+    let scratch = Scratch::new("exit");
+    let dir = scratch.0.clone();
     ok(
         &dir,
         &[

@@ -18,7 +18,7 @@ use crate::correlate::{
 use crate::error::{Error, Result};
 use crate::gate::Gate;
 use crate::io::ReportSet;
-use crate::model::{HAS_VELOCITY_COV, SensorTable};
+use crate::model::HAS_VELOCITY_COV;
 use rayon::prelude::*;
 use std::time::Instant;
 
@@ -104,48 +104,44 @@ impl GpuBackend {
         let mut cpu_reruns = Vec::new();
         let mut start = 0;
         let mut chunk = 0;
-        // Set by the first GPU error under `cpu_fallback`: a lost device stays lost.
+        // The first GPU error under `cpu_fallback`: a lost device stays lost, so every chunk
+        // from there on goes to the CPU.
         let mut failed: Option<String> = None;
         while start < inputs.len() {
             let end = self.chunk_end(&inputs, &plans, start)?;
-            let on_gpu = if failed.is_some() {
-                None
-            } else if self.inject_fault == Some(chunk) {
-                Some(Err(Error::Gpu(format!(
-                    "device lost (injected by {INJECT_FAULT}={chunk})"
-                ))))
-            } else {
-                Some(self.run_chunk(
+            let on_gpu = match failed {
+                Some(_) => None,
+                None => match self.gpu_chunk(
+                    chunk,
                     &inputs[start..end],
                     &plans[start..end],
                     cfg,
                     &gate,
                     trace.as_deref_mut(),
-                ))
+                ) {
+                    Ok((results, t)) => {
+                        times.add(&t);
+                        Some(results)
+                    }
+                    Err(Error::Gpu(e)) if self.cpu_fallback => {
+                        failed = Some(e);
+                        None
+                    }
+                    Err(e) => return Err(e),
+                },
             };
             let results = match on_gpu {
-                Some(Ok((results, t))) => {
-                    times.add(&t);
-                    results
+                Some(results) => results,
+                None => {
+                    let corr =
+                        crate::correlate::correlate_inputs(&inputs[start..end], cfg, |_, _| {})?;
+                    times.add(&corr.times);
+                    cpu_reruns.push(CpuRerun {
+                        replays: inputs[start..end].iter().map(|i| i.replay).collect(),
+                        gpu_error: failed.clone().unwrap_or_default(),
+                    });
+                    corr.replays
                 }
-                Some(Err(Error::Gpu(e))) if self.cpu_fallback => {
-                    failed = Some(e);
-                    self.on_cpu(
-                        &inputs[start..end],
-                        cfg,
-                        &mut times,
-                        &mut cpu_reruns,
-                        &failed,
-                    )?
-                }
-                Some(Err(e)) => return Err(e),
-                None => self.on_cpu(
-                    &inputs[start..end],
-                    cfg,
-                    &mut times,
-                    &mut cpu_reruns,
-                    &failed,
-                )?,
             };
             replays.extend(results);
             start = end;
@@ -160,30 +156,23 @@ impl GpuBackend {
         })
     }
 
-    /// Correlates a chunk's replays on the CPU after a GPU error, and records it.
-    fn on_cpu(
+    /// Runs chunk number `chunk` on the GPU, or fails it as a lost device would when
+    /// [`INJECT_FAULT`] names it.
+    fn gpu_chunk(
         &self,
-        chunk: &[ReplayInput],
+        chunk: usize,
+        inputs: &[ReplayInput],
+        plans: &[EpochPlan],
         cfg: &Config,
-        times: &mut StageTimes,
-        reruns: &mut Vec<CpuRerun>,
-        error: &Option<String>,
-    ) -> Result<Vec<ReplayResult>> {
-        let set = ReportSet {
-            reports: chunk
-                .iter()
-                .flat_map(|i| i.reports.iter().copied())
-                .collect(),
-            sensors: SensorTable::default(),
-            full_covariance: true,
-        };
-        let corr = crate::correlate::correlate_with_progress(&set, cfg, |_, _| {})?;
-        times.add(&corr.times);
-        reruns.push(CpuRerun {
-            replays: chunk.iter().map(|i| i.replay).collect(),
-            gpu_error: error.clone().unwrap_or_default(),
-        });
-        Ok(corr.replays)
+        gate: &Gate,
+        trace: Option<&mut Vec<ChunkTrace>>,
+    ) -> Result<(Vec<ReplayResult>, StageTimes)> {
+        if self.inject_fault == Some(chunk) {
+            return Err(Error::Gpu(format!(
+                "device lost (injected by {INJECT_FAULT}={chunk})"
+            )));
+        }
+        self.run_chunk(inputs, plans, cfg, gate, trace)
     }
 
     /// The end of the chunk starting at `start`: as many replays as the binding limit takes.

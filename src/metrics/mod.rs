@@ -105,6 +105,22 @@ pub struct Tally {
     pub gospa_epochs: usize,
 }
 
+impl Tally {
+    pub fn add(&mut self, other: &Tally) {
+        self.pairs_in_system += other.pairs_in_system;
+        self.pairs_pure += other.pairs_pure;
+        self.pairs_same += other.pairs_same;
+        self.pairs_same_together += other.pairs_same_together;
+        self.position_sq += other.position_sq;
+        self.velocity_sq += other.velocity_sq;
+        self.state_errors += other.state_errors;
+        for (a, b) in self.gospa_sums.iter_mut().zip(&other.gospa_sums) {
+            *a += b;
+        }
+        self.gospa_epochs += other.gospa_epochs;
+    }
+}
+
 /// One replay's scores: its tally and its objects.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReplayScore {
@@ -121,18 +137,7 @@ impl Metrics {
         replays.sort_by_key(|r| r.replay);
         let mut t = Tally::default();
         for r in &replays {
-            let x = &r.tally;
-            t.pairs_in_system += x.pairs_in_system;
-            t.pairs_pure += x.pairs_pure;
-            t.pairs_same += x.pairs_same;
-            t.pairs_same_together += x.pairs_same_together;
-            t.position_sq += x.position_sq;
-            t.velocity_sq += x.velocity_sq;
-            t.state_errors += x.state_errors;
-            for (a, b) in t.gospa_sums.iter_mut().zip(&x.gospa_sums) {
-                *a += b;
-            }
-            t.gospa_epochs += x.gospa_epochs;
+            t.add(&r.tally);
         }
         let objects: Vec<ObjectMetrics> = replays.into_iter().flat_map(|r| r.objects).collect();
         let ratio = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
@@ -283,15 +288,7 @@ pub fn score_replays(
         v
     };
     for replay in replay_ids {
-        let mut pairs_in_system = 0u64;
-        let mut pairs_pure = 0u64;
-        let mut pairs_same = 0u64;
-        let mut pairs_same_together = 0u64;
-        let mut pos_sq = 0.0;
-        let mut vel_sq = 0.0;
-        let mut n_err = 0u64;
-        let mut gospa_sum = [0.0; 4];
-        let mut gospa_n = 0usize;
+        let mut tally = Tally::default();
         let mut objects = Vec::new();
         let mut gospa_series = Vec::new();
         let objs = truth.get(&replay).unwrap_or(&empty);
@@ -310,12 +307,12 @@ pub fn score_replays(
                 for b in &e.live[i + 1..] {
                     let same = a.truth >= 0 && a.truth == b.truth;
                     if a.system == b.system {
-                        pairs_in_system += 1;
-                        pairs_pure += u64::from(same);
+                        tally.pairs_in_system += 1;
+                        tally.pairs_pure += u64::from(same);
                     }
                     if same && sensor_of(a.track) != sensor_of(b.track) {
-                        pairs_same += 1;
-                        pairs_same_together += u64::from(a.system == b.system);
+                        tally.pairs_same += 1;
+                        tally.pairs_same_together += u64::from(a.system == b.system);
                     }
                 }
             }
@@ -334,9 +331,9 @@ pub fn score_replays(
                         .find(|o| o.object == obj as u32)
                         .and_then(|o| o.at(e.time))
                 {
-                    pos_sq += (0..3).map(|k| (st.state[k] - tr[k]).powi(2)).sum::<f64>();
-                    vel_sq += (3..6).map(|k| (st.state[k] - tr[k]).powi(2)).sum::<f64>();
-                    n_err += 1;
+                    tally.position_sq += (0..3).map(|k| (st.state[k] - tr[k]).powi(2)).sum::<f64>();
+                    tally.velocity_sq += (3..6).map(|k| (st.state[k] - tr[k]).powi(2)).sum::<f64>();
+                    tally.state_errors += 1;
                 }
             }
         }
@@ -376,11 +373,11 @@ pub fn score_replays(
                 }
                 let g = gospa::gospa(&truths, &tracks, params)?;
                 gospa_series.push((t, g.distance));
-                gospa_sum[0] += g.distance;
-                gospa_sum[1] += g.localisation;
-                gospa_sum[2] += g.missed;
-                gospa_sum[3] += g.false_tracks;
-                gospa_n += 1;
+                tally.gospa_sums[0] += g.distance;
+                tally.gospa_sums[1] += g.localisation;
+                tally.gospa_sums[2] += g.missed;
+                tally.gospa_sums[3] += g.false_tracks;
+                tally.gospa_epochs += 1;
             }
         }
 
@@ -504,17 +501,7 @@ pub fn score_replays(
         }
         scores.push(ReplayScore {
             replay,
-            tally: Tally {
-                pairs_in_system,
-                pairs_pure,
-                pairs_same,
-                pairs_same_together,
-                position_sq: pos_sq,
-                velocity_sq: vel_sq,
-                state_errors: n_err,
-                gospa_sums: gospa_sum,
-                gospa_epochs: gospa_n,
-            },
+            tally,
             objects,
             gospa_series,
         });
