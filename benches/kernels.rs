@@ -14,6 +14,10 @@
 //! (`SamplingMode::Flat`) with few samples. llvmpipe compiles the propagate kernel again at
 //! every call, which only Mesa's disk cache makes cheap: with `MESA_SHADER_CACHE_DISABLE`
 //! the propagate GPU bench measures compilation (about 15 s a call).
+//!
+//! `TRACKCORR_BENCH_SCALE=K` multiplies every batch (tracks, gating rows, fused groups,
+//! assignment problems) by K: the default sizes keep llvmpipe's calls short but leave a real
+//! GPU idle, its time then being mostly the submission and the read-back.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -39,6 +43,15 @@ use trackcorr::propagate::{MotionModel, Propagation, propagate};
 #[path = "../tests/common/random.rs"]
 mod random;
 use random::{random_cov, random_state, tracks_of_one_object};
+
+/// The factor every batch size below is multiplied by: `TRACKCORR_BENCH_SCALE`, else 1.
+fn scale() -> usize {
+    std::env::var("TRACKCORR_BENCH_SCALE")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&k| k > 0)
+        .unwrap_or(1)
+}
 
 /// Tracks propagated per call.
 const PROPAGATE_TRACKS: usize = 4096;
@@ -104,13 +117,14 @@ fn group<'a>(c: &'a mut Criterion, name: &str, items: usize) -> BenchmarkGroup<'
 
 /// Propagation of `PROPAGATE_TRACKS` tracks (ballistic model), one job per track.
 fn bench_propagate(c: &mut Criterion, gpu: Option<&GpuContext>) {
+    let n_tracks = PROPAGATE_TRACKS * scale();
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let origin = origin();
-    let tracks: Vec<GpuTrack> = (0..PROPAGATE_TRACKS)
+    let tracks: Vec<GpuTrack> = (0..n_tracks)
         .map(|_| GpuTrack::from_f64(&random_state(&mut rng), &random_cov(&mut rng), &origin))
         .collect();
     // Fusion epochs are whole seconds and a track is live for 1.5 report intervals (2–4 s).
-    let jobs: Vec<PropagateJob> = (0..PROPAGATE_TRACKS)
+    let jobs: Vec<PropagateJob> = (0..n_tracks)
         .map(|k| PropagateJob {
             report: k as u32,
             dt: rng.random_range(0.1f32..6.0),
@@ -129,8 +143,8 @@ fn bench_propagate(c: &mut Criterion, gpu: Option<&GpuContext>) {
         })
         .collect();
 
-    let mut group = group(c, "propagate", PROPAGATE_TRACKS);
-    let size = PROPAGATE_TRACKS.to_string();
+    let mut group = group(c, "propagate", n_tracks);
+    let size = n_tracks.to_string();
     group.bench_function(BenchmarkId::new("cpu", &size), |b| {
         b.iter(|| {
             black_box(&cpu_inputs)
@@ -152,15 +166,16 @@ fn bench_propagate(c: &mut Criterion, gpu: Option<&GpuContext>) {
     group.finish();
 }
 
-/// Gating costs of one problem, `GATE_ROWS × GATE_CLUSTERS` pair tests: each row near its
+/// Gating costs of one problem, `GATE_ROWS · scale × GATE_CLUSTERS` pair tests: each row near its
 /// cluster (inside the gate or close to it), far from the others. A quarter of the clusters
 /// are position-only (gated on 3 degrees of freedom), as in tests/gpu.rs.
 fn bench_gate(c: &mut Criterion, gpu: Option<&GpuContext>) {
+    let n_rows = GATE_ROWS * scale();
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let origin = origin();
     let gate = Gate::new(0.99).expect("the gate's chi-square quantiles");
     let rho = 0.0;
-    let objects: Vec<Vec<(Vec6, Mat6)>> = (0..GATE_ROWS.max(GATE_CLUSTERS))
+    let objects: Vec<Vec<(Vec6, Mat6)>> = (0..n_rows.max(GATE_CLUSTERS))
         .map(|_| tracks_of_one_object(&mut rng, 2))
         .collect();
     let to_gpu = |(x, p): &(Vec6, Mat6), dim: u32| (GpuTrack::from_f64(x, p, &origin), dim);
@@ -169,10 +184,7 @@ fn bench_gate(c: &mut Criterion, gpu: Option<&GpuContext>) {
         .enumerate()
         .map(|(k, o)| to_gpu(&o[0], if k % 4 == 0 { 3 } else { 6 }))
         .collect();
-    let rows: Vec<(GpuTrack, u32)> = objects[..GATE_ROWS]
-        .iter()
-        .map(|o| to_gpu(&o[1], 6))
-        .collect();
+    let rows: Vec<(GpuTrack, u32)> = objects[..n_rows].iter().map(|o| to_gpu(&o[1], 6)).collect();
     let to_cpu = |v: &[(GpuTrack, u32)]| -> Vec<(Vec6, Mat6, usize)> {
         v.iter()
             .map(|(t, d)| {
@@ -183,9 +195,9 @@ fn bench_gate(c: &mut Criterion, gpu: Option<&GpuContext>) {
     };
     let (cpu_rows, cpu_clusters) = (to_cpu(&rows), to_cpu(&clusters));
 
-    let pairs = GATE_ROWS * GATE_CLUSTERS;
+    let pairs = n_rows * GATE_CLUSTERS;
     let mut group = group(c, "gate", pairs);
-    let size = format!("{GATE_ROWS}x{GATE_CLUSTERS}");
+    let size = format!("{n_rows}x{GATE_CLUSTERS}");
     // The cost loop of `associate_epoch`: d²/gate inside the gate, forbidden beyond it.
     group.bench_function(BenchmarkId::new("cpu", &size), |b| {
         b.iter(|| {
@@ -216,16 +228,17 @@ fn bench_gate(c: &mut Criterion, gpu: Option<&GpuContext>) {
     group.finish();
 }
 
-/// Covariance intersection of `FUSE_GROUPS` system tracks of 2 or 3 members (one fused
+/// Covariance intersection of `FUSE_GROUPS · scale` system tracks of 2 or 3 members (one fused
 /// track, and one or two pairwise fusions, each).
 fn bench_fuse(c: &mut Criterion, gpu: Option<&GpuContext>) {
+    let n_groups = FUSE_GROUPS * scale();
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let origin = origin();
     let method = FusionMethod::CovarianceIntersection;
     let rho = 0.0;
     let mut tracks = Vec::new();
-    let mut groups = Vec::with_capacity(FUSE_GROUPS);
-    for k in 0..FUSE_GROUPS {
+    let mut groups = Vec::with_capacity(n_groups);
+    for k in 0..n_groups {
         let n = 2 + k % 2;
         let start = tracks.len() as u32;
         for (x, p) in tracks_of_one_object(&mut rng, n) {
@@ -242,8 +255,8 @@ fn bench_fuse(c: &mut Criterion, gpu: Option<&GpuContext>) {
         })
         .collect();
 
-    let mut group = group(c, "fuse", FUSE_GROUPS);
-    let size = FUSE_GROUPS.to_string();
+    let mut group = group(c, "fuse", n_groups);
+    let size = n_groups.to_string();
     group.bench_function(BenchmarkId::new("cpu", &size), |b| {
         b.iter(|| {
             black_box(&cpu_groups)
@@ -285,11 +298,12 @@ fn random_gated(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Problem {
     }
 }
 
-/// A batch of `ASSIGN_PROBLEMS` gated problems: the GPU auction against the exact solver and
+/// A batch of `ASSIGN_PROBLEMS · scale` gated problems: the GPU auction against the exact solver and
 /// the CPU auction under the kernel's ε schedule (its twin).
 fn bench_assign(c: &mut Criterion, gpu: Option<&GpuContext>) {
+    let n_problems = ASSIGN_PROBLEMS * scale();
     let mut rng = ChaCha8Rng::seed_from_u64(13);
-    let problems: Vec<Problem> = (0..ASSIGN_PROBLEMS)
+    let problems: Vec<Problem> = (0..n_problems)
         .map(|_| random_gated(&mut rng, ASSIGN_SIZE, ASSIGN_SIZE))
         .collect();
     // The kernel's last ε for these problems: cost scale 1 (`miss`), padded size rows + cols.
@@ -297,8 +311,8 @@ fn bench_assign(c: &mut Criterion, gpu: Option<&GpuContext>) {
     let epsilon = f64::from((RELATIVE_BOUND / padded).max(MIN_RELATIVE_EPSILON));
     let twin = cpu_options(epsilon);
 
-    let mut group = group(c, "assign", ASSIGN_PROBLEMS);
-    let size = format!("{ASSIGN_PROBLEMS}x{ASSIGN_SIZE}x{ASSIGN_SIZE}");
+    let mut group = group(c, "assign", n_problems);
+    let size = format!("{n_problems}x{ASSIGN_SIZE}x{ASSIGN_SIZE}");
     group.bench_function(BenchmarkId::new("cpu-exact", &size), |b| {
         b.iter(|| {
             black_box(&problems)

@@ -27,27 +27,35 @@ fn derivative(origin: vec3<f32>, s: array<f32, 6>) -> array<f32, 6> {
     return d;
 }
 
-// Jacobian of `derivative`, with central gravity's gradient (as the CPU twin).
-fn jacobian(origin: vec3<f32>, s: array<f32, 6>) -> array<f32, 36> {
+// A(s) Φ, where A is the Jacobian of `derivative` with central gravity's gradient (as the
+// CPU twin): A = [[0, I], [G, C]] with G the gravity gradient plus the centrifugal term and
+// C the Coriolis block. Skipping A's zeros takes a quarter of a full 6×6 product; the upper
+// rows are Φ's lower rows. CPU twin: `propagate::stm_rate`.
+fn stm_rate(origin: vec3<f32>, s: array<f32, 6>, phi: array<f32, 36>) -> array<f32, 36> {
     let p = origin + vec3<f32>(s[0], s[1], s[2]);
     let r2 = dot(p, p);
     let k = GM / (r2 * sqrt(r2));
-    var a: array<f32, 36>;
-    for (var i = 0u; i < 3u; i++) {
-        a[i * 6u + i + 3u] = 1.0;
-        for (var j = 0u; j < 3u; j++) {
-            var id = 0.0;
-            if (i == j) {
-                id = 1.0;
-            }
-            a[(i + 3u) * 6u + j] = k * (3.0 * p[i] * p[j] / r2 - id);
-        }
+    let gxx = k * (3.0 * p.x * p.x / r2 - 1.0) + OMEGA * OMEGA;
+    let gyy = k * (3.0 * p.y * p.y / r2 - 1.0) + OMEGA * OMEGA;
+    let gzz = k * (3.0 * p.z * p.z / r2 - 1.0);
+    let gxy = k * (3.0 * p.x * p.y / r2);
+    let gxz = k * (3.0 * p.x * p.z / r2);
+    let gyz = k * (3.0 * p.y * p.z / r2);
+    var m: array<f32, 36>;
+    for (var j = 0u; j < 6u; j++) {
+        let x = phi[j];
+        let y = phi[6u + j];
+        let z = phi[12u + j];
+        let vx = phi[18u + j];
+        let vy = phi[24u + j];
+        m[j] = vx;
+        m[6u + j] = vy;
+        m[12u + j] = phi[30u + j];
+        m[18u + j] = gxx * x + gxy * y + gxz * z + 2.0 * OMEGA * vy;
+        m[24u + j] = gxy * x + gyy * y + gyz * z - 2.0 * OMEGA * vx;
+        m[30u + j] = gxz * x + gyz * y + gzz * z;
     }
-    a[3u * 6u + 0u] += OMEGA * OMEGA;
-    a[4u * 6u + 1u] += OMEGA * OMEGA;
-    a[3u * 6u + 4u] += 2.0 * OMEGA;
-    a[4u * 6u + 3u] -= 2.0 * OMEGA;
-    return a;
+    return m;
 }
 
 fn axpy(s: array<f32, 6>, h: f32, k: array<f32, 6>) -> array<f32, 6> {
@@ -87,23 +95,26 @@ fn propagate_track(origin: vec3<f32>, x: array<f32, 6>, p: array<f32, 36>, dt: f
         let steps = max(u32(ceil(abs(dt) / max_step)), 1u);
         let h = dt / f32(steps);
         for (var n = 0u; n < steps; n++) {
+            // The stages' slopes of Φ are summed (1, 2, 2, 1) as they come, so that fewer
+            // 6×6 matrices are live at once: each costs 36 registers.
             let k1 = derivative(origin, s);
-            let m1 = mat_mul(jacobian(origin, s), phi);
+            let m1 = stm_rate(origin, s, phi);
             let s2 = axpy(s, h / 2.0, k1);
             let k2 = derivative(origin, s2);
-            let m2 = mat_mul(jacobian(origin, s2), mat_axpy(phi, h / 2.0, m1));
+            let m2 = stm_rate(origin, s2, mat_axpy(phi, h / 2.0, m1));
+            var rate = mat_axpy(m1, 2.0, m2);
             let s3 = axpy(s, h / 2.0, k2);
             let k3 = derivative(origin, s3);
-            let m3 = mat_mul(jacobian(origin, s3), mat_axpy(phi, h / 2.0, m2));
+            let m3 = stm_rate(origin, s3, mat_axpy(phi, h / 2.0, m2));
+            rate = mat_axpy(rate, 2.0, m3);
             let s4 = axpy(s, h, k3);
             let k4 = derivative(origin, s4);
-            let m4 = mat_mul(jacobian(origin, s4), mat_axpy(phi, h, m3));
+            let m4 = stm_rate(origin, s4, mat_axpy(phi, h, m3));
+            rate = mat_axpy(rate, 1.0, m4);
             for (var i = 0u; i < 6u; i++) {
                 s[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
             }
-            for (var i = 0u; i < 36u; i++) {
-                phi[i] += h / 6.0 * (m1[i] + 2.0 * m2[i] + 2.0 * m3[i] + m4[i]);
-            }
+            phi = mat_axpy(phi, h / 6.0, rate);
         }
     }
     var p1 = congruence(phi, p);

@@ -38,17 +38,21 @@ pub fn run_demo(
         truth: Some(dir.file("truth.csv")),
         lenient: false,
         shard: crate::shard::Shard::WHOLE,
+        batch_reports: run::BATCH_REPORTS,
     };
     let cfg = Config::default();
     let gospa = GospaParams::default();
+    let mut writer = crate::output::OutputWriter::create(&dir)?;
     let mut fused = run::correlate_files(
         &inputs,
         &cfg,
         &gospa,
         engine,
         engine.summary(note),
+        |corr, sensors| writer.append(corr, sensors),
         |_, _| {},
     )?;
+    writer.finish()?;
     // The files were read from the folder before it got its final name.
     fused.summary.inputs = Inputs {
         reports: Some(out.join("reports.csv")),
@@ -57,12 +61,14 @@ pub fn run_demo(
         truth: Some(out.join("truth.csv")),
         lenient: false,
         shard: crate::shard::Shard::WHOLE,
+        batch_reports: run::BATCH_REPORTS,
     };
     let truth = io::read_truth(&dir.file("truth.csv"))?;
+    let all = io::read_reports(&dir.file("reports.csv"), Some(&fused.sensors))?;
     let mut lines = Vec::new();
-    for (n, name) in fused.reports.sensors.networks.iter().enumerate() {
+    for (n, name) in all.sensors.networks.iter().enumerate() {
         let start = Instant::now();
-        let subset = run::network_subset(&fused.reports, n);
+        let subset = run::network_subset(&all, n);
         let corr = engine.correlate(&subset, &cfg, |_, _| {})?;
         let m = metrics::score(&corr, &subset.sensors, &truth, &gospa)?;
         lines.push(Line {
@@ -71,12 +77,7 @@ pub fn run_demo(
             seconds: start.elapsed().as_secs_f64(),
         });
     }
-    crate::output::write_outputs(
-        &dir,
-        &fused.correlation,
-        &fused.reports.sensors,
-        &fused.summary,
-    )?;
+    crate::output::write_summary(&dir, &fused.summary)?;
     fused.write_picture(&dir)?;
     if let Some(m) = fused.summary.metrics.clone() {
         lines.push(Line {

@@ -15,11 +15,12 @@ pub enum Error {
         message: String,
     },
     /// A file or folder could not be read or written.
-    #[error("{}: {source}", path.display())]
+    // The cause is part of the message and deliberately not `#[source]`: `{:#}` would print
+    // it twice.
+    #[error("{}: {cause}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// An option or a combination of options that cannot be used.
     #[error("invalid option: {0}")]
@@ -58,8 +59,8 @@ impl Error {
         use std::io::ErrorKind as K;
         match self {
             Error::NoAdapter(_) | Error::Gpu(_) => true,
-            Error::Io { source, .. } => !matches!(
-                source.kind(),
+            Error::Io { cause, .. } => !matches!(
+                cause.kind(),
                 K::NotFound
                     | K::PermissionDenied
                     | K::InvalidData
@@ -80,7 +81,7 @@ impl Error {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Error::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }
     }
 }

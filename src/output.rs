@@ -1,18 +1,36 @@
 //! Writing the results of `correlate`: `associations.csv`, `system_tracks.csv`,
 //! `summary.json`.
 
-use crate::correlate::Correlation;
+use crate::correlate::{Correlation, ReplayResult};
 use crate::error::Result;
 use crate::io::csv::OutputDir;
 use crate::io::{push_cov, push_cov_header, push_fixed, push_state};
 use crate::model::SensorTable;
+use rayon::prelude::*;
 use serde::Serialize;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+/// Header of `associations.csv`.
+const ASSOCIATIONS_HEADER: &str = "replay,time,system_track,sensor,track\n";
 
 /// `replay,time,system_track,sensor,track`: every live local track at every epoch, with
 /// the system track it is part of. Rows by replay, time, system track, sensor, track.
 pub fn associations_csv(corr: &Correlation, sensors: &SensorTable) -> String {
-    let mut out = String::from("replay,time,system_track,sensor,track\n");
+    let mut out = String::from(ASSOCIATIONS_HEADER);
+    push_association_rows(&mut out, corr, sensors);
+    out
+}
+
+fn push_association_rows(out: &mut String, corr: &Correlation, sensors: &SensorTable) {
     for r in &corr.replays {
+        push_replay_associations(out, r, sensors);
+    }
+}
+
+fn push_replay_associations(out: &mut String, r: &ReplayResult, sensors: &SensorTable) {
+    {
         for e in &r.epochs {
             let mut rows: Vec<(u32, u32, u32)> = e
                 .live
@@ -25,7 +43,7 @@ pub fn associations_csv(corr: &Correlation, sensors: &SensorTable) -> String {
             rows.sort_unstable();
             for (system, sensor, track) in rows {
                 out.push_str(&format!("{},", r.replay));
-                push_fixed(&mut out, e.time, 3);
+                push_fixed(out, e.time, 3);
                 out.push_str(&format!(
                     ",{system},{},{track}\n",
                     sensors.sensors[sensor as usize].name
@@ -33,31 +51,105 @@ pub fn associations_csv(corr: &Correlation, sensors: &SensorTable) -> String {
             }
         }
     }
+}
+
+fn system_tracks_header() -> String {
+    let mut out = String::from("replay,time,system_track,x,y,z,vx,vy,vz");
+    push_cov_header(&mut out);
+    out.push_str(",sources\n");
     out
 }
 
 /// `replay,time,system_track,x,y,z,vx,vy,vz,cov_…,sources`.
 pub fn system_tracks_csv(corr: &Correlation) -> String {
-    let mut out = String::from("replay,time,system_track,x,y,z,vx,vy,vz");
-    push_cov_header(&mut out);
-    out.push_str(",sources\n");
+    let mut out = system_tracks_header();
+    push_system_track_rows(&mut out, corr);
+    out
+}
+
+fn push_system_track_rows(out: &mut String, corr: &Correlation) {
     for r in &corr.replays {
+        push_replay_system_tracks(out, r);
+    }
+}
+
+fn push_replay_system_tracks(out: &mut String, r: &ReplayResult) {
+    {
         for e in &r.epochs {
             for s in &e.system {
                 out.push_str(&format!("{},", r.replay));
-                push_fixed(&mut out, e.time, 3);
+                push_fixed(out, e.time, 3);
                 out.push_str(&format!(",{}", s.number));
-                push_state(&mut out, &s.state);
-                push_cov(&mut out, &s.cov);
+                push_state(out, &s.state);
+                push_cov(out, &s.cov);
                 out.push_str(&format!(",{}\n", s.sources));
             }
         }
     }
-    out
+}
+
+/// `associations.csv` and `system_tracks.csv` written as the replays are correlated, a
+/// batch at a time, so that no output is held whole in memory.
+pub struct OutputWriter {
+    associations: (PathBuf, BufWriter<File>),
+    system_tracks: (PathBuf, BufWriter<File>),
+}
+
+impl OutputWriter {
+    /// Creates both files in `dir` with their headers.
+    pub fn create(dir: &OutputDir) -> Result<OutputWriter> {
+        let open = |name: &str, header: &str| -> Result<(PathBuf, BufWriter<File>)> {
+            let path = dir.file(name);
+            let mut w = BufWriter::with_capacity(
+                1 << 20,
+                File::create(&path).map_err(|e| crate::Error::io(&path, e))?,
+            );
+            w.write_all(header.as_bytes())
+                .map_err(|e| crate::Error::io(&path, e))?;
+            Ok((path, w))
+        };
+        Ok(OutputWriter {
+            associations: open("associations.csv", ASSOCIATIONS_HEADER)?,
+            system_tracks: open("system_tracks.csv", &system_tracks_header())?,
+        })
+    }
+
+    /// Appends the rows of the replays of `corr` (which follow those written before),
+    /// each replay's text formatted on its own thread.
+    pub fn append(&mut self, corr: &Correlation, sensors: &SensorTable) -> Result<()> {
+        let texts: Vec<(String, String)> = corr
+            .replays
+            .par_iter()
+            .map(|r| {
+                let (mut a, mut s) = (String::new(), String::new());
+                push_replay_associations(&mut a, r, sensors);
+                push_replay_system_tracks(&mut s, r);
+                (a, s)
+            })
+            .collect();
+        for (a, s) in &texts {
+            let (path, w) = &mut self.associations;
+            w.write_all(a.as_bytes())
+                .map_err(|e| crate::Error::io(path, e))?;
+            let (path, w) = &mut self.system_tracks;
+            w.write_all(s.as_bytes())
+                .map_err(|e| crate::Error::io(path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Flushes both files.
+    pub fn finish(self) -> Result<()> {
+        for (path, w) in [self.associations, self.system_tracks] {
+            w.into_inner()
+                .map_err(|e| crate::Error::io(&path, e.into_error()))?;
+        }
+        Ok(())
+    }
 }
 
 /// Counts for the summary.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Counts {
     pub replays: usize,
     pub reports: usize,
@@ -95,6 +187,25 @@ impl Counts {
     }
 }
 
+impl Counts {
+    /// Adds the counts of other replays.
+    pub fn add(&mut self, o: &Counts) {
+        self.replays += o.replays;
+        self.reports += o.reports;
+        self.local_tracks += o.local_tracks;
+        self.epochs += o.epochs;
+        self.system_tracks += o.system_tracks;
+        self.association_rows += o.association_rows;
+    }
+}
+
+/// Writes `summary.json` into `dir`.
+pub fn write_summary(dir: &OutputDir, summary: &impl Serialize) -> Result<()> {
+    let json = serde_json::to_string_pretty(summary)
+        .map_err(|e| crate::Error::Numeric(format!("summary is not serialisable: {e}")))?;
+    dir.write("summary.json", format!("{json}\n").as_bytes())
+}
+
 /// Writes the three outputs into `dir`.
 pub fn write_outputs(
     dir: &OutputDir,
@@ -107,7 +218,5 @@ pub fn write_outputs(
         associations_csv(corr, sensors).as_bytes(),
     )?;
     dir.write("system_tracks.csv", system_tracks_csv(corr).as_bytes())?;
-    let json = serde_json::to_string_pretty(summary)
-        .map_err(|e| crate::Error::Numeric(format!("summary is not serialisable: {e}")))?;
-    dir.write("summary.json", format!("{json}\n").as_bytes())
+    write_summary(dir, summary)
 }

@@ -12,7 +12,7 @@
 //! Negative `dt` propagates backward; the process noise still grows with `|dt|`.
 
 use crate::geo::{self, GM, OMEGA};
-use crate::linalg::{Mat6, N, Vec6, add, congruence, identity6, mul, symmetrize};
+use crate::linalg::{Mat6, N, Vec6, add, congruence, identity6, symmetrize};
 use serde::Serialize;
 
 /// Motion model for propagation.
@@ -127,6 +127,26 @@ pub fn ballistic_jacobian(s: &Vec6) -> Mat6 {
     a
 }
 
+/// `A(s) Φ` with `A = ballistic_jacobian(s)`, skipping A's zeros: A is `[[0, I], [G, C]]`
+/// with G the gravity gradient (and centrifugal term) and C the Coriolis block, so the upper
+/// rows are Φ's lower rows and each lower row takes four products instead of six. The sums
+/// run in `mul`'s order, so the result is bit for bit `mul(&ballistic_jacobian(s), phi)`.
+/// GPU twin: `stm_rate` in shaders/ballistic.wgsl.
+fn stm_rate(s: &Vec6, phi: &Mat6) -> Mat6 {
+    let a = ballistic_jacobian(s);
+    let mut m = [[0.0; N]; N];
+    for j in 0..N {
+        for i in 0..3 {
+            m[i][j] = phi[i + 3][j];
+            m[i + 3][j] =
+                a[i + 3][0] * phi[0][j] + a[i + 3][1] * phi[1][j] + a[i + 3][2] * phi[2][j];
+        }
+        m[3][j] += a[3][4] * phi[4][j];
+        m[4][j] += a[4][3] * phi[3][j];
+    }
+    m
+}
+
 /// RK4 on the state and its transition matrix together.
 fn ballistic_with_stm(x: &Vec6, dt: f64, max_step: f64) -> (Vec6, Mat6) {
     let steps = (dt.abs() / max_step).ceil().max(1.0) as usize;
@@ -134,24 +154,25 @@ fn ballistic_with_stm(x: &Vec6, dt: f64, max_step: f64) -> (Vec6, Mat6) {
     let mut s = *x;
     let mut phi = identity6();
     for _ in 0..steps {
-        // dΦ/dt = A(s) Φ, evaluated at the same RK4 stages as the state.
+        // dΦ/dt = A(s) Φ, evaluated at the same RK4 stages as the state; `rate` sums the
+        // stages' slopes (1, 2, 2, 1) as they come, so that fewer matrices are live at once
+        // (which is what matters in the GPU twin).
         let k1 = derivative(&s);
-        let m1 = mul(&ballistic_jacobian(&s), &phi);
+        let m1 = stm_rate(&s, &phi);
         let s2 = axpy(&s, h / 2.0, &k1);
         let k2 = derivative(&s2);
-        let m2 = mul(&ballistic_jacobian(&s2), &mat_axpy(&phi, h / 2.0, &m1));
+        let m2 = stm_rate(&s2, &mat_axpy(&phi, h / 2.0, &m1));
+        let mut rate = mat_axpy(&m1, 2.0, &m2);
         let s3 = axpy(&s, h / 2.0, &k2);
         let k3 = derivative(&s3);
-        let m3 = mul(&ballistic_jacobian(&s3), &mat_axpy(&phi, h / 2.0, &m2));
+        let m3 = stm_rate(&s3, &mat_axpy(&phi, h / 2.0, &m2));
+        rate = mat_axpy(&rate, 2.0, &m3);
         let s4 = axpy(&s, h, &k3);
         let k4 = derivative(&s4);
-        let m4 = mul(&ballistic_jacobian(&s4), &mat_axpy(&phi, h, &m3));
+        let m4 = stm_rate(&s4, &mat_axpy(&phi, h, &m3));
+        rate = mat_axpy(&rate, 1.0, &m4);
         s = std::array::from_fn(|i| s[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]));
-        for i in 0..N {
-            for j in 0..N {
-                phi[i][j] += h / 6.0 * (m1[i][j] + 2.0 * m2[i][j] + 2.0 * m3[i][j] + m4[i][j]);
-            }
-        }
+        phi = mat_axpy(&phi, h / 6.0, &rate);
     }
     (s, phi)
 }
@@ -164,6 +185,7 @@ fn mat_axpy(a: &Mat6, h: f64, b: &Mat6) -> Mat6 {
 mod tests {
     use super::*;
     use crate::geo::geodetic_to_ecef;
+    use crate::linalg::mul;
 
     fn orbit_like_state() -> Vec6 {
         let p = geodetic_to_ecef(0.5, 0.7, 150_000.0);
@@ -220,6 +242,22 @@ mod tests {
         let e0 = energy(&x);
         let e1 = energy(&ballistic_state(&x, 300.0, 1.0));
         assert!(((e1 - e0) / e0).abs() < 1e-9, "{e0} {e1}");
+    }
+
+    #[test]
+    fn stm_rate_is_the_full_product_bit_for_bit() {
+        let x = orbit_like_state();
+        // A Φ that is not the identity, with every entry non-zero.
+        let (_, phi) = ballistic_with_stm(&x, 7.0, 2.0);
+        let phi = mat_axpy(&phi, 1e-3, &[[1.0; N]; N]);
+        for t in [0.0, 40.0, -90.0] {
+            let s = ballistic_state(&x, t, 2.0);
+            assert_eq!(
+                stm_rate(&s, &phi),
+                mul(&ballistic_jacobian(&s), &phi),
+                "t = {t}"
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Whole runs as the command line makes them: read files, correlate, score, summarise.
 
+use crate::correlate::ReplayResult;
 use crate::correlate::{self, Config, Correlation};
 use crate::error::Result;
 use crate::gpu::correlate::GpuBackend;
@@ -7,6 +8,7 @@ use crate::gpu::{AdapterSummary, GpuContext, GpuOptions};
 use crate::history;
 use crate::io::{self, ReportSet};
 use crate::metrics::{self, Metrics, gospa::GospaParams};
+use crate::model::{Report, SensorTable, TruthSample};
 use crate::output::Counts;
 use crate::shard::{Manifest, Shard};
 use serde::Serialize;
@@ -28,6 +30,10 @@ pub struct Inputs {
     /// shards summarise as one run.
     #[serde(skip)]
     pub shard: Shard,
+    /// Reports read and correlated at a time (whole replays, at least this many): see
+    /// [`BATCH_REPORTS`]. Not in the summary: it changes nothing in the results.
+    #[serde(skip)]
+    pub batch_reports: usize,
 }
 
 /// The backend asked for.
@@ -138,29 +144,37 @@ pub struct Timing {
     pub total_s: f64,
 }
 
-/// A finished run.
+/// A finished run. Its results went to the sink as they came; it keeps what the summary,
+/// the manifest and the picture need.
 pub struct Run {
-    pub reports: ReportSet,
-    pub correlation: Correlation,
+    pub sensors: SensorTable,
     pub summary: Summary,
+    /// The replays correlated or scored, in order.
+    pub replays: Vec<u32>,
     /// Additive scores per replay (with truth), for the manifest.
     pub scores: BTreeMap<u32, metrics::Tally>,
-    /// The truth read (empty without `--truth`), and GOSPA against time per replay.
-    pub truth: Vec<crate::model::TruthSample>,
-    pub gospa_series: BTreeMap<u32, Vec<(f64, f64)>>,
+    /// The first correlated replay, for the picture.
+    pub first: Option<FirstReplay>,
+}
+
+/// What the picture shows of one replay.
+pub struct FirstReplay {
+    pub reports: Vec<Report>,
+    /// Its truth (empty without `--truth`), and GOSPA against time.
+    pub truth: Vec<TruthSample>,
+    pub result: ReplayResult,
+    pub gospa_series: Vec<(f64, f64)>,
 }
 
 impl Run {
     /// The picture of the first replay (see [`crate::plot`]) as SVG.
     pub fn picture(&self) -> String {
-        let replay = self.correlation.replays.first().map_or(0, |r| r.replay);
-        let objects = self
-            .summary
-            .metrics
-            .as_ref()
+        let first = self.first.as_ref();
+        let replay = first.map_or(0, |f| f.result.replay);
+        let m = self.summary.metrics.as_ref();
+        let objects = m
             .map(|m| m.objects.iter().filter(|o| o.replay == replay).collect())
             .unwrap_or_default();
-        let m = self.summary.metrics.as_ref();
         let title = match m {
             Some(m) => format!(
                 "replay {replay}: purity {:.3}, completeness {:.3}, GOSPA {:.0} m (whole run)",
@@ -170,17 +184,14 @@ impl Run {
         };
         crate::plot::svg(&crate::plot::PlotData {
             title,
-            sensors: &self.reports.sensors,
-            reports: self
-                .reports
-                .reports
-                .iter()
-                .filter(|r| r.replay == replay)
-                .collect(),
-            truth: self.truth.iter().filter(|t| t.replay == replay).collect(),
-            result: self.correlation.replays.first(),
+            sensors: &self.sensors,
+            reports: first
+                .map(|f| f.reports.iter().collect())
+                .unwrap_or_default(),
+            truth: first.map(|f| f.truth.iter().collect()).unwrap_or_default(),
+            result: first.map(|f| &f.result),
             objects,
-            gospa: self.gospa_series.get(&replay).map_or(&[], Vec::as_slice),
+            gospa: first.map_or(&[], |f| f.gospa_series.as_slice()),
         })
     }
 
@@ -194,15 +205,11 @@ impl Run {
     /// The manifest of this run: its inputs hashed, its options, its replays and scores
     /// (the outputs are hashed when it is written).
     pub fn manifest(&self, inputs: &Inputs, gospa: &GospaParams) -> Result<Manifest> {
-        let mut replays: Vec<u32> = self.correlation.replays.iter().map(|r| r.replay).collect();
-        replays.extend(self.scores.keys());
-        replays.sort_unstable();
-        replays.dedup();
         Ok(Manifest {
             trackcorr_version: env!("CARGO_PKG_VERSION").into(),
             command: "correlate".into(),
             shard: inputs.shard,
-            replays,
+            replays: self.replays.clone(),
             inputs: crate::shard::hash_inputs(&[
                 ("reports", inputs.reports.as_deref()),
                 ("detections", inputs.detections.as_deref()),
@@ -224,15 +231,59 @@ impl Run {
     }
 }
 
-/// Reads the inputs, correlates on `engine` and scores against truth when given.
-/// `progress(done, total)` is called as replays are finished.
+/// Reports correlated per batch by default: whole replays, at least this many reports
+/// (the whole run stays under 0.7 GB on the CPU backend, 10⁷ reports included; see BENCHMARKS.md).
+pub const BATCH_REPORTS: usize = 1 << 18;
+
+/// Where the reports of each batch come from: the file, read a batch at a time, or local
+/// tracks made from detections (held whole: tracking needs all of a sensor's detections).
+enum ReportSource {
+    File(Box<io::ReportReader>),
+    Tracked(std::vec::IntoIter<Report>, SensorTable),
+}
+
+impl ReportSource {
+    fn next_batch(
+        &mut self,
+        min: usize,
+        policy: &mut io::RowPolicy,
+    ) -> Result<Option<Vec<Report>>> {
+        match self {
+            ReportSource::File(r) => r.next_replays(min, policy),
+            ReportSource::Tracked(it, _) => {
+                let mut out: Vec<Report> = Vec::new();
+                while let Some(r) = it.as_slice().first() {
+                    if out.len() >= min && out.last().is_some_and(|l| l.replay != r.replay) {
+                        break;
+                    }
+                    out.extend(it.next());
+                }
+                Ok((!out.is_empty()).then_some(out))
+            }
+        }
+    }
+
+    fn sensors(&self) -> SensorTable {
+        match self {
+            ReportSource::File(r) => r.sensors(),
+            ReportSource::Tracked(_, s) => s.clone(),
+        }
+    }
+}
+
+/// Reads the inputs a batch of whole replays at a time (at least `inputs.batch_reports`),
+/// correlates each batch on `engine`, scores it against truth when given and hands its
+/// results to `sink`, so that memory holds one batch rather than the files. The outputs
+/// do not depend on the batch size. `progress(done, total)` is called after each batch, in
+/// bytes of the reports file (in replays with `--detections`).
 pub fn correlate_files(
     inputs: &Inputs,
     cfg: &Config,
     gospa: &GospaParams,
     engine: &Engine,
     backend: Backend,
-    progress: impl FnMut(usize, usize),
+    mut sink: impl FnMut(&Correlation, &SensorTable) -> Result<()>,
+    mut progress: impl FnMut(usize, usize),
 ) -> Result<Run> {
     cfg.validate()?;
     let start = Instant::now();
@@ -243,12 +294,12 @@ pub fn correlate_files(
         .map(io::read_sensors)
         .transpose()?;
     let mut track_s = 0.0;
-    let reports = match (&inputs.reports, &inputs.detections, sensors) {
-        (Some(r), None, sensors) => {
-            let mut set = io::read_reports_with(r, sensors.as_ref(), &mut policy)?;
-            set.reports.retain(|r| inputs.shard.keeps(r.replay));
-            set
-        }
+    let mut source = match (&inputs.reports, &inputs.detections, sensors) {
+        (Some(r), None, sensors) => ReportSource::File(Box::new(io::ReportReader::open(
+            r,
+            sensors.as_ref(),
+            inputs.lenient,
+        )?)),
         (None, Some(d), Some(sensors)) => {
             let mut detections = io::read_detections_with(d, &sensors, &mut policy)?;
             detections.retain(|d| inputs.shard.keeps(d.replay));
@@ -270,11 +321,7 @@ pub fn correlate_files(
                     d.display()
                 )));
             }
-            ReportSet {
-                reports,
-                sensors,
-                full_covariance: true,
-            }
+            ReportSource::Tracked(reports.into_iter(), sensors)
         }
         (None, Some(_), None) => {
             return Err(crate::Error::Config("--detections needs --sensors".into()));
@@ -285,58 +332,147 @@ pub fn correlate_files(
             ));
         }
     };
-    let truth = inputs
+    let full_covariance = match &source {
+        ReportSource::File(r) => r.full_covariance(),
+        ReportSource::Tracked(..) => true,
+    };
+    let total_bytes = inputs
+        .reports
+        .as_deref()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map_or(0, |m| m.len() as usize);
+    let mut truth = inputs
         .truth
         .as_deref()
-        .map(|t| io::read_truth_with(t, &mut policy))
-        .transpose()?
-        .map(|mut t| {
-            t.retain(|s| inputs.shard.keeps(s.replay));
-            t
-        });
-    let read_s = start.elapsed().as_secs_f64() - track_s;
-    let correlation = engine.correlate(&reports, cfg, progress)?;
-    let t_metrics = Instant::now();
-    let scores = truth
-        .as_deref()
-        .map(|t| metrics::score_replays(&correlation, &reports.sensors, t, gospa))
+        .map(|t| io::TruthReader::open(t, inputs.lenient))
         .transpose()?;
-    let tallies = scores
-        .iter()
-        .flatten()
-        .map(|r| (r.replay, r.tally))
-        .collect();
-    let gospa_series = scores
-        .iter()
-        .flatten()
-        .map(|r| (r.replay, r.gospa_series.clone()))
-        .collect();
-    let metrics = scores.map(|s| metrics::Metrics::combine(s, gospa));
-    let metrics_s = t_metrics.elapsed().as_secs_f64();
+
+    let mut times = correlate::StageTimes::default();
+    let (mut read_s, mut metrics_s) = (start.elapsed().as_secs_f64() - track_s, 0.0);
+    let mut counts = Counts::default();
+    let mut cpu_reruns = Vec::new();
+    let mut scores: Vec<metrics::ReplayScore> = Vec::new();
+    let mut replays: Vec<u32> = Vec::new();
+    let mut first: Option<FirstReplay> = None;
+    let mut done_replays = 0;
+    loop {
+        let t0 = Instant::now();
+        let mut batch = source
+            .next_batch(inputs.batch_reports.max(1), &mut policy)?
+            .unwrap_or_default();
+        let last = batch.last().map(|r| r.replay);
+        batch.retain(|r| inputs.shard.keeps(r.replay));
+        // The truth of the batch's replays and of any before them without reports; after the
+        // last batch, the rest.
+        let batch_truth = match &mut truth {
+            Some(t) => {
+                let mut s = t.through(last.unwrap_or(u32::MAX), &mut policy)?;
+                s.retain(|s| inputs.shard.keeps(s.replay));
+                Some(s)
+            }
+            None => None,
+        };
+        read_s += t0.elapsed().as_secs_f64();
+        let set = ReportSet {
+            reports: batch,
+            sensors: source.sensors(),
+            full_covariance,
+        };
+        let correlation = if set.reports.is_empty() {
+            Correlation {
+                replays: Vec::new(),
+                times: correlate::StageTimes::default(),
+                config: *cfg,
+                cpu_reruns: Vec::new(),
+            }
+        } else {
+            engine.correlate(&set, cfg, |_, _| {})?
+        };
+        let t0 = Instant::now();
+        let batch_scores = batch_truth
+            .as_deref()
+            .map(|t| metrics::score_replays(&correlation, &set.sensors, t, gospa))
+            .transpose()?;
+        metrics_s += t0.elapsed().as_secs_f64();
+        sink(&correlation, &set.sensors)?;
+
+        times.add(&correlation.times);
+        counts.add(&Counts::of(&correlation, set.reports.len()));
+        cpu_reruns.extend(correlation.cpu_reruns.iter().cloned());
+        let mut ids: Vec<u32> = correlation.replays.iter().map(|r| r.replay).collect();
+        ids.extend(batch_scores.iter().flatten().map(|s| s.replay));
+        ids.sort_unstable();
+        ids.dedup();
+        replays.extend(ids);
+        if first.is_none()
+            && let Some(result) = correlation.replays.first()
+        {
+            let replay = result.replay;
+            first = Some(FirstReplay {
+                reports: set
+                    .reports
+                    .iter()
+                    .filter(|r| r.replay == replay)
+                    .copied()
+                    .collect(),
+                truth: batch_truth
+                    .iter()
+                    .flatten()
+                    .filter(|t| t.replay == replay)
+                    .copied()
+                    .collect(),
+                result: result.clone(),
+                gospa_series: batch_scores
+                    .iter()
+                    .flatten()
+                    .find(|s| s.replay == replay)
+                    .map(|s| s.gospa_series.clone())
+                    .unwrap_or_default(),
+            });
+        }
+        // Only the first replay's GOSPA series is drawn: the others are not kept.
+        scores.extend(batch_scores.into_iter().flatten().map(|mut s| {
+            s.gospa_series = Vec::new();
+            s
+        }));
+        done_replays += correlation.replays.len();
+        match &source {
+            ReportSource::File(r) => progress(r.bytes_read() as usize, total_bytes),
+            ReportSource::Tracked(it, _) => {
+                progress(done_replays, done_replays + usize::from(it.len() > 0))
+            }
+        }
+        if last.is_none() {
+            break;
+        }
+    }
+    let tallies = scores.iter().map(|r| (r.replay, r.tally)).collect();
+    let metrics = truth
+        .is_some()
+        .then(|| metrics::Metrics::combine(scores, gospa));
     let summary = Summary {
         trackcorr_version: env!("CARGO_PKG_VERSION"),
         backend,
         inputs: inputs.clone(),
         parameters: *cfg,
-        counts: Counts::of(&correlation, reports.reports.len()),
+        counts,
         skipped_rows: policy.skipped,
-        cpu_reruns: correlation.cpu_reruns.clone(),
+        cpu_reruns,
         timing: Timing {
             read_s,
             track_s,
-            stages_s: correlation.times,
+            stages_s: times,
             metrics_s,
             total_s: start.elapsed().as_secs_f64(),
         },
         metrics,
     };
     Ok(Run {
-        reports,
-        correlation,
+        sensors: source.sensors(),
         summary,
+        replays,
         scores: tallies,
-        truth: truth.unwrap_or_default(),
-        gospa_series,
+        first,
     })
 }
 

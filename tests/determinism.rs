@@ -1,5 +1,5 @@
-//! Same input and options, same bytes: over two runs, over 1 and 2 threads, and over chunk
-//! sizes. Only `summary.json`'s wall-clock `timing` and its thread count may differ.
+//! Same input and options, same bytes: over two runs, over 1 and 2 threads, over the
+//! batches `correlate` reads the file in and over chunk sizes. Only `summary.json`'s wall-clock `timing` and its thread count may differ.
 
 use std::path::Path;
 use trackcorr::correlate::{self, Config};
@@ -39,9 +39,11 @@ fn outputs_are_byte_identical_over_runs_and_thread_counts() {
         );
     }
 
-    let correlate = |threads, out: &str| {
+    let correlate = |threads, out: &str, batch: &str| {
         let args = [
             "correlate",
+            "--batch-reports",
+            batch,
             "--reports",
             "g1/reports.csv",
             "--sensors",
@@ -55,9 +57,12 @@ fn outputs_are_byte_identical_over_runs_and_thread_counts() {
         ];
         trackcorr(threads, &args, &dir);
     };
-    correlate(1, "c1");
-    correlate(2, "c2");
-    correlate(2, "c2again");
+    correlate(1, "c1", "262144");
+    correlate(2, "c2", "262144");
+    correlate(2, "c2again", "262144");
+    // Read and correlated a few hundred reports at a time: several batches per replay's
+    // worth of the file, replays split from their truth between batches.
+    correlate(2, "c2batches", "500");
     // The thread count did take effect.
     let threads = |d: &str| {
         let v: serde_json::Value =
@@ -65,7 +70,7 @@ fn outputs_are_byte_identical_over_runs_and_thread_counts() {
         v["backend"]["threads"].as_u64()
     };
     assert_eq!((threads("c1"), threads("c2")), (Some(1), Some(2)));
-    for other in ["c2", "c2again"] {
+    for other in ["c2", "c2again", "c2batches"] {
         for f in ["associations.csv", "system_tracks.csv"] {
             assert!(
                 read(&dir.join("c1"), f) == read(&dir.join(other), f),

@@ -216,9 +216,12 @@ fn correlate_writes_the_same_associations_on_both_backends() {
 /// run says which replays were rerun and why.
 #[test]
 fn a_gpu_fault_mid_run_reruns_the_rest_on_the_cpu() {
-    let Some(mut gpu) = backend(&GpuOptions {
+    // A backend counts its chunks over its whole life (a run correlates a batch of replays
+    // at a time) and a lost device stays lost: each of the three runs gets its own.
+    let opts = GpuOptions {
         max_binding_bytes: Some(96 << 10),
-    }) else {
+    };
+    let Some(gpu) = backend(&opts) else {
         return;
     };
     let set = salvo(4, 5, Some(90.0));
@@ -232,6 +235,7 @@ fn a_gpu_fault_mid_run_reruns_the_rest_on_the_cpu() {
     assert!(clean.cpu_reruns.is_empty());
     let cpu = trackcorr::correlate::correlate(&set, &cfg).unwrap();
 
+    let mut gpu = backend(&opts).unwrap();
     gpu.inject_fault = Some(1);
     let err = gpu.correlate(&set, &cfg, |_, _| {}, None).unwrap_err();
     assert!(
@@ -239,6 +243,8 @@ fn a_gpu_fault_mid_run_reruns_the_rest_on_the_cpu() {
         "{err}"
     );
 
+    let mut gpu = backend(&opts).unwrap();
+    gpu.inject_fault = Some(1);
     gpu.cpu_fallback = true;
     let mut first_chunk = 0;
     let mut calls = 0;

@@ -20,6 +20,8 @@ use crate::gate::Gate;
 use crate::io::ReportSet;
 use crate::model::HAS_VELOCITY_COV;
 use rayon::prelude::*;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// The kernels, compiled once per run.
@@ -33,7 +35,19 @@ pub struct GpuBackend {
     pub cpu_fallback: bool,
     /// Fail this chunk (from 0) as a lost device would; from [`INJECT_FAULT`].
     pub inject_fault: Option<usize>,
+    /// Chunks run so far, over every call (a run correlates its input a batch at a time).
+    chunks: AtomicUsize,
+    /// The first GPU error under `cpu_fallback`: a lost device stays lost, so every chunk
+    /// from there on, in this call and the later ones, goes to the CPU.
+    lost: OnceLock<String>,
 }
+
+/// Propagations and pair tests one chunk (one submission) may hold, whatever the buffers
+/// allow: a submission stays short, so that a desktop driver's watchdog (2 s on Windows)
+/// never resets the device. On an H100 such a chunk takes a few hundredths of a second
+/// (BENCHMARKS.md), leaving a margin for GPUs twenty times slower.
+pub const MAX_CHUNK_PROPAGATIONS: u64 = 1 << 18;
+pub const MAX_CHUNK_PAIR_TESTS: u64 = 1 << 23;
 
 /// Environment variable that makes chunk N (from 0) of a GPU correlation fail as a lost
 /// device would: how the tests and a user check the fallback and the no-partial-output
@@ -77,6 +91,8 @@ impl GpuBackend {
             auction: AuctionKernel::new(&ctx)?,
             ctx,
             cpu_fallback: false,
+            chunks: AtomicUsize::new(0),
+            lost: OnceLock::new(),
             inject_fault: std::env::var(INJECT_FAULT)
                 .ok()
                 .and_then(|v| v.trim().parse().ok()),
@@ -103,13 +119,10 @@ impl GpuBackend {
         let mut replays = Vec::with_capacity(inputs.len());
         let mut cpu_reruns = Vec::new();
         let mut start = 0;
-        let mut chunk = 0;
-        // The first GPU error under `cpu_fallback`: a lost device stays lost, so every chunk
-        // from there on goes to the CPU.
-        let mut failed: Option<String> = None;
         while start < inputs.len() {
             let end = self.chunk_end(&inputs, &plans, start)?;
-            let on_gpu = match failed {
+            let chunk = self.chunks.fetch_add(1, Ordering::Relaxed);
+            let on_gpu = match self.lost.get() {
                 Some(_) => None,
                 None => match self.gpu_chunk(
                     chunk,
@@ -124,7 +137,7 @@ impl GpuBackend {
                         Some(results)
                     }
                     Err(Error::Gpu(e)) if self.cpu_fallback => {
-                        failed = Some(e);
+                        let _ = self.lost.set(e);
                         None
                     }
                     Err(e) => return Err(e),
@@ -138,14 +151,13 @@ impl GpuBackend {
                     times.add(&corr.times);
                     cpu_reruns.push(CpuRerun {
                         replays: inputs[start..end].iter().map(|i| i.replay).collect(),
-                        gpu_error: failed.clone().unwrap_or_default(),
+                        gpu_error: self.lost.get().cloned().unwrap_or_default(),
                     });
                     corr.replays
                 }
             };
             replays.extend(results);
             start = end;
-            chunk += 1;
             progress(replays.len(), inputs.len());
         }
         Ok(Correlation {
@@ -175,7 +187,9 @@ impl GpuBackend {
         self.run_chunk(inputs, plans, cfg, gate, trace)
     }
 
-    /// The end of the chunk starting at `start`: as many replays as the binding limit takes.
+    /// The end of the chunk starting at `start`: as many replays as the binding limit takes,
+    /// and no more than [`MAX_CHUNK_PROPAGATIONS`] and [`MAX_CHUNK_PAIR_TESTS`] allow (a
+    /// replay alone may exceed those).
     fn chunk_end(
         &self,
         inputs: &[ReplayInput],
@@ -206,6 +220,10 @@ impl GpuBackend {
                 && (reports + r) * track <= limit
                 && (costs + c) * 4 <= limit
                 && (scratch + w) * 4 <= limit;
+            let short = jobs + j <= MAX_CHUNK_PROPAGATIONS && costs + c <= MAX_CHUNK_PAIR_TESTS;
+            if fits && !short && end > start {
+                break;
+            }
             if !fits {
                 if end == start {
                     return Err(Error::Config(format!(
@@ -487,33 +505,43 @@ impl GpuBackend {
         }
         times.associate += t0.elapsed().as_secs_f64();
 
-        // Hysteresis on the host.
+        // Hysteresis on the host: a scan over each replay's epochs, the replays in parallel.
         let t0 = Instant::now();
-        let mut groups_of_epoch: Vec<Vec<SystemGroup>> = Vec::with_capacity(epochs.len());
+        let mut first_epoch = Vec::with_capacity(plans.len());
         let mut e = 0;
-        for (input, plan) in inputs.iter().zip(plans) {
-            let mut h = Hysteresis::new(cfg.hysteresis, input.local.len());
-            for (_, live) in plan {
-                let slot = &epochs[e];
-                let tracks: Vec<EpochTrack> = live
-                    .iter()
-                    .map(|&(j, r)| {
-                        let rep = &input.reports[r];
-                        EpochTrack {
-                            state: [0.0; 6],
-                            cov: [[0.0; 6]; 6],
-                            track: j as u32,
-                            sensor: rep.sensor,
-                            dim: 0,
-                            truth: rep.truth,
-                        }
-                    })
-                    .collect();
-                groups_of_epoch
-                    .push(h.step(&tracks, &cluster_of[slot.start..slot.start + slot.len]));
-                e += 1;
-            }
+        for plan in plans {
+            first_epoch.push(e);
+            e += plan.len();
         }
+        let per_replay: Vec<Vec<Vec<SystemGroup>>> = inputs
+            .par_iter()
+            .zip(plans)
+            .zip(first_epoch)
+            .map(|((input, plan), e0)| {
+                let mut h = Hysteresis::new(cfg.hysteresis, input.local.len());
+                plan.iter()
+                    .zip(&epochs[e0..])
+                    .map(|((_, live), slot)| {
+                        let tracks: Vec<EpochTrack> = live
+                            .iter()
+                            .map(|&(j, r)| {
+                                let rep = &input.reports[r];
+                                EpochTrack {
+                                    state: [0.0; 6],
+                                    cov: [[0.0; 6]; 6],
+                                    track: j as u32,
+                                    sensor: rep.sensor,
+                                    dim: 0,
+                                    truth: rep.truth,
+                                }
+                            })
+                            .collect();
+                        h.step(&tracks, &cluster_of[slot.start..slot.start + slot.len])
+                    })
+                    .collect()
+            })
+            .collect();
+        let groups_of_epoch: Vec<Vec<SystemGroup>> = per_replay.into_iter().flatten().collect();
         times.hysteresis += t0.elapsed().as_secs_f64();
 
         // Fuse the system tracks.

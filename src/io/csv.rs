@@ -9,16 +9,22 @@ use std::path::{Path, PathBuf};
 /// line is a damaged file, not data; reading stops there instead of holding it in memory.
 pub const MAX_LINE_BYTES: usize = 1 << 16;
 
-/// A CSV file read into memory, with its header.
+/// A CSV file read a line at a time, with its header: memory holds one line, not the file.
 pub struct Table {
     path: PathBuf,
-    text: String,
     header: Vec<String>,
-    /// Byte offset where the data lines start.
-    body: usize,
-    /// Lines that could not be read as text (too long, not UTF-8), blank in `text`:
-    /// `(line, column, message)`, by line.
-    unreadable: Vec<(usize, usize, String)>,
+    source: Box<dyn std::io::BufRead + Send>,
+    /// Skip lines that cannot be read as text (`--lenient`) instead of stopping there.
+    lenient: bool,
+    /// Lines consumed so far, the header included.
+    line: usize,
+    /// Bytes consumed so far, the header included.
+    bytes: u64,
+    /// The current line's bytes, and as text.
+    buf: Vec<u8>,
+    text: String,
+    /// A strict read stops after the first unreadable line.
+    stopped: bool,
 }
 
 /// One data row: its 1-based line number and its fields with their 1-based columns.
@@ -29,10 +35,18 @@ pub struct Row<'a> {
     line_len: usize,
 }
 
+/// What reading one line gave.
+enum Line {
+    End,
+    Text,
+    /// Not text, or too long: the column and what was expected.
+    Unreadable(usize, String),
+}
+
 impl Table {
-    /// Reads `path`, stopping at the first line that is not UTF-8 text or is longer than
-    /// [`MAX_LINE_BYTES`]. Accepts a UTF-8 byte-order mark and CRLF line ends; rejects an
-    /// empty file and a header with duplicate or empty names.
+    /// Opens `path` and reads its header. Reading stops at the first line that is not
+    /// UTF-8 text or is longer than [`MAX_LINE_BYTES`]. Accepts a UTF-8 byte-order mark and
+    /// CRLF line ends; rejects an empty file and a header with duplicate or empty names.
     pub fn read(path: &Path) -> Result<Table> {
         Self::read_with(path, false)
     }
@@ -40,87 +54,50 @@ impl Table {
     /// [`Table::read`], but with `lenient` a data line that cannot be read as text becomes
     /// an error of that row only (for `--lenient`) and reading goes on.
     pub fn read_with(path: &Path, lenient: bool) -> Result<Table> {
-        use std::io::{BufRead, Read};
-        let io = |e| Error::io(path, e);
-        let file = std::fs::File::open(path).map_err(io)?;
-        let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
-        let mut text = String::new();
-        let mut unreadable = Vec::new();
-        let mut buf = Vec::new();
-        let mut line = 0;
-        loop {
-            buf.clear();
-            let n = reader
-                .by_ref()
-                .take(MAX_LINE_BYTES as u64 + 1)
-                .read_until(b'\n', &mut buf)
-                .map_err(io)?;
-            if n == 0 {
-                break;
-            }
-            line += 1;
-            let ended = buf.last() == Some(&b'\n');
-            let problem = if !ended && buf.len() > MAX_LINE_BYTES {
-                Some((
-                    MAX_LINE_BYTES + 1,
-                    format!("expected a line of at most {MAX_LINE_BYTES} bytes (one CSV row)"),
-                ))
-            } else {
-                match std::str::from_utf8(&buf) {
-                    Ok(s) => {
-                        text.push_str(s);
-                        None
-                    }
-                    Err(e) => {
-                        let valid = &buf[..e.valid_up_to()];
-                        // A byte-order mark is not a column.
-                        let skip = if line == 1 && valid.starts_with("\u{feff}".as_bytes()) {
-                            3
-                        } else {
-                            0
-                        };
-                        let column = 1 + String::from_utf8_lossy(&valid[skip..]).chars().count();
-                        Some((column, "expected UTF-8 text".to_string()))
-                    }
-                }
-            };
-            let Some((column, message)) = problem else {
-                continue;
-            };
-            if line == 1 {
-                return Err(Error::input(path, line, column, message));
-            }
-            unreadable.push((line, column, message));
-            if !lenient {
-                // Rows before it are still read (their errors come first); none after.
-                break;
-            }
-            // A blank line in its place keeps the line numbers.
-            text.push('\n');
-            // Drop the rest of an overlong line without holding it.
-            let mut rest_ended = ended;
-            while !rest_ended {
-                buf.clear();
-                let n = reader
-                    .by_ref()
-                    .take(MAX_LINE_BYTES as u64)
-                    .read_until(b'\n', &mut buf)
-                    .map_err(io)?;
-                rest_ended = n == 0 || buf.last() == Some(&b'\n');
-            }
-        }
-        let mut table = Self::parse(path, text)?;
-        table.unreadable = unreadable;
-        Ok(table)
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        Self::from_source(
+            path,
+            Box::new(std::io::BufReader::with_capacity(1 << 16, file)),
+            lenient,
+        )
     }
 
     /// Parses CSV text as if read from `path`.
-    pub fn parse(path: &Path, mut text: String) -> Result<Table> {
-        if text.starts_with('\u{feff}') {
-            text.replace_range(..3, "");
+    pub fn parse(path: &Path, text: String) -> Result<Table> {
+        Self::from_source(
+            path,
+            Box::new(std::io::Cursor::new(text.into_bytes())),
+            false,
+        )
+    }
+
+    fn from_source(
+        path: &Path,
+        source: Box<dyn std::io::BufRead + Send>,
+        lenient: bool,
+    ) -> Result<Table> {
+        let mut table = Table {
+            path: path.to_path_buf(),
+            header: Vec::new(),
+            source,
+            lenient,
+            line: 0,
+            bytes: 0,
+            buf: Vec::new(),
+            text: String::new(),
+            stopped: false,
+        };
+        match table.next_line()? {
+            Line::Unreadable(column, message) => {
+                return Err(Error::input(path, 1, column, message));
+            }
+            Line::End | Line::Text => {}
         }
-        let first_end = text.find('\n').unwrap_or(text.len());
-        let header_line = text[..first_end].trim_end_matches('\r');
+        let header_line = table
+            .text
+            .strip_prefix('\u{feff}')
+            .unwrap_or(&table.text)
+            .trim_end_matches(['\n', '\r']);
         if header_line.trim().is_empty() {
             return Err(Error::input(
                 path,
@@ -145,18 +122,74 @@ impl Table {
             }
             header.push(name.to_string());
         }
-        let body = (first_end + 1).min(text.len());
-        Ok(Table {
-            path: path.to_path_buf(),
-            text,
-            header,
-            body,
-            unreadable: Vec::new(),
-        })
+        table.header = header;
+        Ok(table)
+    }
+
+    /// Reads the next line into `text`, at most [`MAX_LINE_BYTES`] of it.
+    fn next_line(&mut self) -> Result<Line> {
+        use std::io::{BufRead, Read};
+        let path = self.path.clone();
+        let io = |e| Error::io(&path, e);
+        self.buf.clear();
+        self.text.clear();
+        let n = self
+            .source
+            .by_ref()
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut self.buf)
+            .map_err(io)?;
+        if n == 0 {
+            return Ok(Line::End);
+        }
+        self.line += 1;
+        self.bytes += n as u64;
+        let ended = self.buf.last() == Some(&b'\n');
+        if !ended && self.buf.len() > MAX_LINE_BYTES {
+            // Drop the rest of the overlong line without holding it.
+            let mut rest_ended = false;
+            while !rest_ended {
+                self.buf.clear();
+                let n = self
+                    .source
+                    .by_ref()
+                    .take(MAX_LINE_BYTES as u64)
+                    .read_until(b'\n', &mut self.buf)
+                    .map_err(io)?;
+                self.bytes += n as u64;
+                rest_ended = n == 0 || self.buf.last() == Some(&b'\n');
+            }
+            return Ok(Line::Unreadable(
+                MAX_LINE_BYTES + 1,
+                format!("expected a line of at most {MAX_LINE_BYTES} bytes (one CSV row)"),
+            ));
+        }
+        match std::str::from_utf8(&self.buf) {
+            Ok(s) => {
+                self.text.push_str(s);
+                Ok(Line::Text)
+            }
+            Err(e) => {
+                let valid = &self.buf[..e.valid_up_to()];
+                // A byte-order mark is not a column.
+                let skip = if self.line == 1 && valid.starts_with("\u{feff}".as_bytes()) {
+                    3
+                } else {
+                    0
+                };
+                let column = 1 + String::from_utf8_lossy(&valid[skip..]).chars().count();
+                Ok(Line::Unreadable(column, "expected UTF-8 text".to_string()))
+            }
+        }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Bytes read so far (for progress).
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes
     }
 
     /// Index of a column that must exist.
@@ -179,64 +212,66 @@ impl Table {
         self.header.iter().position(|h| h == name)
     }
 
-    /// The data rows, skipping blank lines. A row with fewer or more fields than the
-    /// header, or a line that could not be read as text, is an error.
-    pub fn rows(&self) -> impl Iterator<Item = Result<Row<'_>>> {
+    /// The next data row, skipping blank lines; `None` at the end of the file. A row with
+    /// fewer or more fields than the header, or a line that could not be read as text, is
+    /// an error (after which a strict read ends).
+    pub fn next_row(&mut self) -> Option<Result<Row<'_>>> {
+        if self.stopped {
+            return None;
+        }
+        loop {
+            match self.next_line() {
+                Err(e) => {
+                    self.stopped = true;
+                    return Some(Err(e));
+                }
+                Ok(Line::End) => return None,
+                Ok(Line::Unreadable(column, message)) => {
+                    // Rows before it were read (their errors came first); none after.
+                    self.stopped = !self.lenient;
+                    return Some(Err(Error::input(&self.path, self.line, column, message)));
+                }
+                Ok(Line::Text) => {
+                    let text = self.text.trim_end_matches(['\n', '\r']);
+                    if !text.trim().is_empty() {
+                        break;
+                    }
+                }
+            }
+        }
         let width = self.header.len();
-        let path = self.path.as_path();
-        // Every unreadable line has a blank line of its own in `text` (the one a strict read
-        // stops at is the empty piece after the last line end).
-        let mut unreadable = self.unreadable.iter().peekable();
-        self.text[self.body..]
-            .split('\n')
-            .enumerate()
-            .filter_map(move |(i, raw)| {
-                let line = i + 2;
-                if let Some((bad, column, message)) = unreadable.next_if(|(bad, _, _)| *bad <= line)
-                {
-                    return Some(Err(Error::input(path, *bad, *column, message.clone())));
-                }
-                let text = raw.trim_end_matches('\r');
-                if text.trim().is_empty() {
-                    return None;
-                }
-                let fields: Vec<(usize, &str)> = split_fields(text).collect();
-                if fields.len() != width {
-                    let column = if fields.len() > width {
-                        fields[width].0
-                    } else {
-                        text.chars().count() + 1
-                    };
-                    return Some(Err(Error::input(
-                        path,
-                        line,
-                        column,
-                        format!(
-                            "expected {width} fields as in the header, found {}",
-                            fields.len()
-                        ),
-                    )));
-                }
-                Some(Ok(Row {
-                    path,
-                    line,
-                    fields,
-                    line_len: text.chars().count(),
-                }))
-            })
+        let line = self.line;
+        let text = self.text.trim_end_matches(['\n', '\r']);
+        let fields: Vec<(usize, &str)> = split_fields(text).collect();
+        if fields.len() != width {
+            let column = if fields.len() > width {
+                fields[width].0
+            } else {
+                text.chars().count() + 1
+            };
+            return Some(Err(Error::input(
+                &self.path,
+                line,
+                column,
+                format!(
+                    "expected {width} fields as in the header, found {}",
+                    fields.len()
+                ),
+            )));
+        }
+        Some(Ok(Row {
+            path: &self.path,
+            line,
+            fields,
+            line_len: text.chars().count(),
+        }))
     }
 
-    /// True when the file has no data rows.
-    pub fn is_empty(&self) -> bool {
-        self.unreadable.is_empty() && self.text[self.body..].trim().is_empty()
-    }
-
-    /// An error for a file without data rows.
+    /// An error for a file without data rows, once it has been read to the end.
     pub fn no_rows_error(&self, what: &str) -> Error {
-        let line = self.text.lines().count().max(1) + 1;
         Error::input(
             &self.path,
-            line,
+            self.line.max(1) + 1,
             1,
             format!("expected at least one {what} row after the header"),
         )
@@ -363,8 +398,25 @@ impl TimeOrder {
 /// Writes `contents` to `path` through a temporary file in the same folder and a rename, so
 /// that readers never see a half-written file.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    write_atomic_parts(path, &[contents])
+}
+
+/// [`write_atomic`] of the concatenation of `parts`.
+pub fn write_atomic_parts(path: &Path, parts: &[impl AsRef<[u8]>]) -> Result<()> {
+    use std::io::Write;
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, contents).map_err(|e| Error::io(&tmp, e))?;
+    let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let written = parts
+        .iter()
+        .try_for_each(|p| w.write_all(p.as_ref()))
+        .and_then(|()| w.flush());
+    if let Err(e) = written {
+        drop(w);
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(&tmp, e));
+    }
+    drop(w);
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         Error::io(path, e)
@@ -506,18 +558,14 @@ mod tests {
 
     #[test]
     fn locates_bad_number() {
-        let t = table("a,bb,c\n1,2,3\n4,x5,6\n").unwrap();
-        let rows: Vec<_> = t.rows().collect::<Result<_>>().unwrap();
-        assert_eq!(rows[1].f64(0, "a").unwrap(), 4.0);
-        let e = rows[1].f64(1, "bb").unwrap_err().to_string();
+        let mut t = table("a,bb,c\n1,2,3\n4,x5,6\n").unwrap();
+        assert_eq!(t.next_row().unwrap().unwrap().f64(0, "a").unwrap(), 1.0);
+        let row = t.next_row().unwrap().unwrap();
+        assert_eq!(row.f64(0, "a").unwrap(), 4.0);
+        let e = row.f64(1, "bb").unwrap_err().to_string();
         assert_eq!(e, "t.csv:3:3: expected a number for `bb`, found `x5`");
-        let e = table("a\nNaN\n")
-            .unwrap()
-            .rows()
-            .next()
-            .unwrap()
-            .unwrap()
-            .f64(0, "a");
+        let mut t = table("a\nNaN\n").unwrap();
+        let e = t.next_row().unwrap().unwrap().f64(0, "a");
         assert!(
             e.unwrap_err()
                 .to_string()
@@ -527,11 +575,10 @@ mod tests {
 
     #[test]
     fn bom_crlf_and_short_rows() {
-        let t = table("\u{feff}a,b\r\n1,2\r\n3\r\n").unwrap();
+        let mut t = table("\u{feff}a,b\r\n1,2\r\n3\r\n").unwrap();
         assert_eq!(t.column("a").unwrap(), 0);
-        let rows: Vec<_> = t.rows().collect();
-        assert!(rows[0].is_ok());
-        let e = rows[1].as_ref().err().unwrap().to_string();
+        assert!(t.next_row().unwrap().is_ok());
+        let e = t.next_row().unwrap().err().unwrap().to_string();
         assert_eq!(e, "t.csv:3:2: expected 2 fields as in the header, found 1");
     }
 
@@ -544,8 +591,12 @@ mod tests {
                 .to_string()
                 .starts_with("t.csv:1:1: file is empty")
         );
-        let t = table("a,b\n").unwrap();
-        assert!(t.is_empty());
+        let mut t = table("a,b\n").unwrap();
+        assert!(t.next_row().is_none());
+        assert_eq!(
+            t.no_rows_error("x").to_string(),
+            "t.csv:2:1: expected at least one x row after the header"
+        );
         assert!(
             t.column("c")
                 .unwrap_err()

@@ -2,8 +2,8 @@
 //! (m and rad, relative to the sensor; `truth` empty for a false alarm).
 
 use super::RowPolicy;
-use super::csv::{Table, TimeOrder, write_atomic};
-use super::push_fixed;
+use super::csv::{Table, TimeOrder, write_atomic_parts};
+use super::{format_rows, push_fixed};
 use crate::error::{Error, Result};
 use crate::model::{Detection, NO_TRUTH, SensorTable};
 use std::path::Path;
@@ -14,28 +14,28 @@ pub fn write_detections(
     detections: &[Detection],
     sensors: &SensorTable,
 ) -> Result<()> {
-    let mut out = String::with_capacity(detections.len() * 70 + 64);
-    out.push_str("replay,time,sensor,range,azimuth,elevation,truth\n");
-    for d in detections {
+    let header = "replay,time,sensor,range,azimuth,elevation,truth\n".to_string();
+    let parts = format_rows(header, detections, |out, d| {
         let name = sensors
             .sensors
             .get(d.sensor as usize)
             .map_or("?", |s| s.name.as_str());
         out.push_str(&format!("{},", d.replay));
-        push_fixed(&mut out, d.time, 3);
+        push_fixed(out, d.time, 3);
         out.push_str(&format!(",{name},"));
-        push_fixed(&mut out, d.measurement[0], 2);
+        push_fixed(out, d.measurement[0], 2);
         out.push(',');
-        push_fixed(&mut out, d.measurement[1], 7);
+        push_fixed(out, d.measurement[1], 7);
         out.push(',');
-        push_fixed(&mut out, d.measurement[2], 7);
+        push_fixed(out, d.measurement[2], 7);
         out.push(',');
         if d.truth != NO_TRUTH {
             out.push_str(&d.truth.to_string());
         }
         out.push('\n');
-    }
-    write_atomic(path, out.as_bytes())
+        Ok(())
+    })?;
+    write_atomic_parts(path, &parts)
 }
 
 /// Reads `detections.csv`: `replay` (optional), `time`, `sensor`, and either
@@ -52,7 +52,7 @@ pub fn read_detections_with(
     sensors: &SensorTable,
     policy: &mut RowPolicy,
 ) -> Result<Vec<Detection>> {
-    let table = Table::read_with(path, policy.lenient)?;
+    let mut table = Table::read_with(path, policy.lenient)?;
     let mut order = TimeOrder::new(&table)?;
     let c_sensor = table.column("sensor")?;
     let c_truth = table.find("truth");
@@ -70,7 +70,7 @@ pub fn read_detections_with(
             ));
         }
     };
-    policy.read_rows(&table, "detection", |row| {
+    policy.read_rows(&mut table, "detection", |row| {
         let (replay, time) = order.next(row)?;
         let name = row.name(c_sensor, "sensor")?;
         let sensor = sensors.index(name).ok_or_else(|| {

@@ -8,13 +8,14 @@ mod truth;
 
 pub use detections::{read_detections, read_detections_with, write_detections};
 pub use reports::{
-    COMPONENTS, ReportSet, cov_column, read_reports, read_reports_with, write_reports,
+    COMPONENTS, ReportReader, ReportSet, cov_column, read_reports, read_reports_with, write_reports,
 };
 pub use sensors::{read_sensors, write_sensors};
-pub use truth::{read_truth, read_truth_with, write_truth};
+pub use truth::{TruthReader, read_truth, read_truth_with, write_truth};
 
 use crate::error::{Error, Result};
 use csv::{Row, Table};
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -44,14 +45,14 @@ impl RowPolicy {
     /// Reads every data row of `table` with `parse`, stopping at the first bad one or, when
     /// lenient, skipping it; a file without a good row is an error that names `what` a row
     /// holds.
-    pub fn read_rows<'t, T>(
+    pub fn read_rows<T>(
         &mut self,
-        table: &'t Table,
+        table: &mut Table,
         what: &str,
-        mut parse: impl FnMut(&Row<'t>) -> Result<T>,
+        mut parse: impl FnMut(&Row<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
         let mut out = Vec::new();
-        for row in table.rows() {
+        while let Some(row) = table.next_row() {
             match row.and_then(|row| parse(&row)) {
                 Ok(v) => out.push(v),
                 Err(e) => self.skip(e)?,
@@ -168,4 +169,27 @@ pub fn push_cov_header(out: &mut String) {
             out.push_str(&cov_column(i, j));
         }
     }
+}
+
+/// Rows per block when formatting in parallel.
+const FORMAT_BLOCK: usize = 1 << 14;
+
+/// The CSV text of `rows` after `header`, in blocks formatted by `row` on all threads and
+/// kept in order: the same bytes as one loop over the rows, for [`csv::write_atomic_parts`].
+pub fn format_rows<T: Sync>(
+    header: String,
+    rows: &[T],
+    row: impl Fn(&mut String, &T) -> Result<()> + Sync,
+) -> Result<Vec<String>> {
+    let blocks: Vec<String> = rows
+        .par_chunks(FORMAT_BLOCK)
+        .map(|block| {
+            let mut out = String::with_capacity(block.len() * 128);
+            for r in block {
+                row(&mut out, r)?;
+            }
+            Ok(out)
+        })
+        .collect::<Result<_>>()?;
+    Ok(std::iter::once(header).chain(blocks).collect())
 }

@@ -4,8 +4,8 @@
 //! `cov_z_z` columns; full ones all 21.
 
 use super::RowPolicy;
-use super::csv::{Row, Table, TimeOrder, write_atomic};
-use super::{push_cov, push_cov_header, push_fixed, push_state};
+use super::csv::{Row, Table, TimeOrder, write_atomic_parts};
+use super::{format_rows, push_cov, push_cov_header, push_fixed, push_state};
 use crate::error::{Error, Result};
 use crate::linalg::{self, Mat6};
 use crate::model::{HAS_VELOCITY_COV, NO_TRUTH, Report, Sensor, SensorTable};
@@ -45,82 +45,198 @@ pub fn read_reports_with(
     sensors: Option<&SensorTable>,
     policy: &mut RowPolicy,
 ) -> Result<ReportSet> {
-    let table = Table::read_with(path, policy.lenient)?;
-    let mut order = TimeOrder::new(&table)?;
-    let c_sensor = table.column("sensor")?;
-    let c_track = table.column("track")?;
-    let c_truth = table.find("truth");
-    let mut c_state = [0usize; 6];
-    for (c, name) in c_state.iter_mut().zip(COMPONENTS) {
-        *c = table.column(name)?;
-    }
-    // Covariance columns: either orientation of each off-diagonal pair.
-    let cov_col = |i: usize, j: usize| {
-        table
-            .find(&cov_column(i, j))
-            .or_else(|| table.find(&cov_column(j, i)))
-    };
-    let full = (3..6).any(|i| (0..6).any(|j| cov_col(i, j).is_some()));
-    let dim = if full { 6 } else { 3 };
-    let mut c_cov = [[usize::MAX; 6]; 6];
-    for i in 0..dim {
-        for j in i..dim {
-            let c = match cov_col(i, j) {
-                Some(c) => c,
-                None => table.column(&cov_column(i, j))?,
-            };
-            c_cov[i][j] = c;
-            c_cov[j][i] = c;
+    let mut reader = ReportReader::open(path, sensors, policy.lenient)?;
+    let reports = reader.next_replays(usize::MAX, policy)?.unwrap_or_default();
+    Ok(ReportSet {
+        reports,
+        sensors: reader.sensors(),
+        full_covariance: reader.full_covariance(),
+    })
+}
+
+/// Reads a reports file a few whole replays at a time, so that memory holds those replays
+/// and not the file (the rows are sorted by replay, then time).
+pub struct ReportReader {
+    table: Table,
+    parser: ReportParser,
+    /// The first report of the next replay, read past the end of the last batch.
+    pending: Option<Report>,
+    /// Whether any row was good: a file without one is an error.
+    any: bool,
+}
+
+/// The columns of a reports file and what reading its rows has learnt so far.
+struct ReportParser {
+    order: TimeOrder,
+    c_sensor: usize,
+    c_track: usize,
+    c_truth: Option<usize>,
+    c_state: [usize; 6],
+    c_cov: [[usize; 6]; 6],
+    /// Column pairs of a file that gives both `cov_x_y` and `cov_y_x`: they must agree.
+    mirrored: Vec<(usize, usize)>,
+    full: bool,
+    /// The sensors file's table, or the sensors named so far.
+    given: Option<SensorTable>,
+    named: Vec<Sensor>,
+    /// Each track's last report time in the current replay (a duplicate is an error).
+    last_time_of_track: HashMap<(u32, u32), f64>,
+    replay: Option<u32>,
+}
+
+impl ReportReader {
+    /// Opens `path` and finds its columns. `sensors` as in [`read_reports`].
+    pub fn open(path: &Path, sensors: Option<&SensorTable>, lenient: bool) -> Result<Self> {
+        let table = Table::read_with(path, lenient)?;
+        let order = TimeOrder::new(&table)?;
+        let c_sensor = table.column("sensor")?;
+        let c_track = table.column("track")?;
+        let c_truth = table.find("truth");
+        let mut c_state = [0usize; 6];
+        for (c, name) in c_state.iter_mut().zip(COMPONENTS) {
+            *c = table.column(name)?;
         }
-    }
-    // When a file gives both `cov_x_y` and `cov_y_x`, they must agree.
-    let mut mirrored = Vec::new();
-    for i in 0..dim {
-        for j in (i + 1)..dim {
-            if let (Some(a), Some(b)) =
-                (table.find(&cov_column(i, j)), table.find(&cov_column(j, i)))
-            {
-                mirrored.push((a, b));
+        // Covariance columns: either orientation of each off-diagonal pair.
+        let cov_col = |i: usize, j: usize| {
+            table
+                .find(&cov_column(i, j))
+                .or_else(|| table.find(&cov_column(j, i)))
+        };
+        let full = (3..6).any(|i| (0..6).any(|j| cov_col(i, j).is_some()));
+        let dim = if full { 6 } else { 3 };
+        let mut c_cov = [[usize::MAX; 6]; 6];
+        for i in 0..dim {
+            for j in i..dim {
+                let c = match cov_col(i, j) {
+                    Some(c) => c,
+                    None => table.column(&cov_column(i, j))?,
+                };
+                c_cov[i][j] = c;
+                c_cov[j][i] = c;
             }
+        }
+        let mut mirrored = Vec::new();
+        for i in 0..dim {
+            for j in (i + 1)..dim {
+                if let (Some(a), Some(b)) =
+                    (table.find(&cov_column(i, j)), table.find(&cov_column(j, i)))
+                {
+                    mirrored.push((a, b));
+                }
+            }
+        }
+        Ok(ReportReader {
+            table,
+            parser: ReportParser {
+                order,
+                c_sensor,
+                c_track,
+                c_truth,
+                c_state,
+                c_cov,
+                mirrored,
+                full,
+                given: sensors.cloned(),
+                named: Vec::new(),
+                last_time_of_track: HashMap::new(),
+                replay: None,
+            },
+            pending: None,
+            any: false,
+        })
+    }
+
+    /// True when the file gives full 6×6 covariances.
+    pub fn full_covariance(&self) -> bool {
+        self.parser.full
+    }
+
+    /// The sensors file's table, or a table of the sensors named so far (each its own
+    /// network; a sensor keeps its index as more are found).
+    pub fn sensors(&self) -> SensorTable {
+        match &self.parser.given {
+            Some(t) => t.clone(),
+            None => SensorTable::new(self.parser.named.clone()),
         }
     }
 
-    let mut table_sensors: Vec<Sensor> = Vec::new();
-    let mut last_time_of_track: HashMap<(u32, u32, u32), f64> = HashMap::new();
-    let reports = policy.read_rows(&table, "report", |row| {
-        let (replay, time) = order.next(row)?;
+    /// Bytes of the file read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.table.bytes_read()
+    }
+
+    /// The reports of the next whole replays, at least `min_reports` of them unless the file
+    /// ends first; `None` once the file is read. Bad rows stop reading or, when `policy` is
+    /// lenient, are skipped and counted; a file without a good row is an error.
+    pub fn next_replays(
+        &mut self,
+        min_reports: usize,
+        policy: &mut RowPolicy,
+    ) -> Result<Option<Vec<Report>>> {
+        let mut out: Vec<Report> = self.pending.take().into_iter().collect();
+        while let Some(row) = self.table.next_row() {
+            let report = match row.and_then(|row| self.parser.parse(&row)) {
+                Ok(r) => r,
+                Err(e) => {
+                    policy.skip(e)?;
+                    continue;
+                }
+            };
+            self.any = true;
+            if out.len() >= min_reports && out.last().is_some_and(|l| l.replay != report.replay) {
+                self.pending = Some(report);
+                return Ok(Some(out));
+            }
+            out.push(report);
+        }
+        if !self.any {
+            return Err(self.table.no_rows_error("report"));
+        }
+        Ok((!out.is_empty()).then_some(out))
+    }
+}
+
+impl ReportParser {
+    fn parse(&mut self, row: &Row) -> Result<Report> {
+        let (replay, time) = self.order.next(row)?;
+        if self.replay != Some(replay) {
+            // Rows are sorted by replay: an earlier replay's tracks cannot come back.
+            self.last_time_of_track.clear();
+            self.replay = Some(replay);
+        }
+        let c_sensor = self.c_sensor;
         let name = row.name(c_sensor, "sensor")?;
-        let sensor = match sensors {
+        let sensor = match &self.given {
             Some(t) => t.index(name).ok_or_else(|| {
                 row.error(
                     c_sensor,
                     format!("unknown sensor `{name}`: expected one of the sensors file's names"),
                 )
             })?,
-            None => match table_sensors.iter().position(|s| s.name == name) {
+            None => match self.named.iter().position(|s| s.name == name) {
                 Some(k) => k,
                 None => {
-                    table_sensors.push(Sensor {
+                    self.named.push(Sensor {
                         name: name.to_string(),
                         network: name.to_string(),
                         radar: None,
                     });
-                    table_sensors.len() - 1
+                    self.named.len() - 1
                 }
             },
         } as u32;
-        let track = row.u32(c_track, "track")?;
-        if let Some(t0) = last_time_of_track.insert((replay, sensor, track), time)
+        let track = row.u32(self.c_track, "track")?;
+        if let Some(t0) = self.last_time_of_track.insert((sensor, track), time)
             && t0 == time
         {
             return Err(row.error(
-                c_track,
+                self.c_track,
                 format!(
                     "duplicate report: sensor {name} track {track} already has one at time {time}"
                 ),
             ));
         }
-        let truth = match c_truth {
+        let truth = match self.c_truth {
             Some(c) if !row.str(c).is_empty() && row.str(c) != "-1" => {
                 let v = row.u32(c, "truth")?;
                 i32::try_from(v).map_err(|_| row.error(c, "expected a truth id below 2^31"))?
@@ -129,17 +245,18 @@ pub fn read_reports_with(
         };
         let mut state = [0.0; 6];
         for k in 0..6 {
-            state[k] = row.f64(c_state[k], COMPONENTS[k])?;
+            state[k] = row.f64(self.c_state[k], COMPONENTS[k])?;
         }
+        let dim = if self.full { 6 } else { 3 };
         let mut cov: Mat6 = [[0.0; 6]; 6];
         for i in 0..dim {
             for j in i..dim {
-                let v = row.f64(c_cov[i][j], &cov_column(i, j))?;
+                let v = row.f64(self.c_cov[i][j], &cov_column(i, j))?;
                 cov[i][j] = v;
                 cov[j][i] = v;
             }
         }
-        for &(a, b) in &mirrored {
+        for &(a, b) in &self.mirrored {
             let (va, vb) = (row.f64(a, "covariance")?, row.f64(b, "covariance")?);
             if (va - vb).abs() > 1e-9 * va.abs().max(vb.abs()).max(1e-300) {
                 return Err(row.error(
@@ -149,10 +266,10 @@ pub fn read_reports_with(
             }
         }
         if linalg::cholesky(&cov, dim).is_err() {
-            return Err(covariance_error(row, &cov, &c_cov, dim));
+            return Err(covariance_error(row, &cov, &self.c_cov, dim));
         }
         let mut flags = 0;
-        if full {
+        if self.full {
             flags |= HAS_VELOCITY_COV;
         } else {
             for k in 3..6 {
@@ -170,16 +287,7 @@ pub fn read_reports_with(
             flags,
             line: u32::try_from(row.line).unwrap_or(u32::MAX),
         })
-    })?;
-    let sensors = match sensors {
-        Some(t) => t.clone(),
-        None => SensorTable::new(table_sensors),
-    };
-    Ok(ReportSet {
-        reports,
-        sensors,
-        full_covariance: full,
-    })
+    }
 }
 
 /// The error for a covariance that is not positive definite, located at the field at
@@ -227,25 +335,25 @@ fn covariance_error(row: &Row, cov: &Mat6, c_cov: &[[usize; 6]; 6], dim: usize) 
 /// Writes reports with full covariances, in the order given (which must be sorted by
 /// replay, then time).
 pub fn write_reports(path: &Path, reports: &[Report], sensors: &SensorTable) -> Result<()> {
-    let mut out = String::with_capacity(reports.len() * 400 + 200);
-    out.push_str("replay,time,sensor,track,truth,x,y,z,vx,vy,vz");
-    push_cov_header(&mut out);
-    out.push('\n');
-    for r in reports {
+    let mut header = String::from("replay,time,sensor,track,truth,x,y,z,vx,vy,vz");
+    push_cov_header(&mut header);
+    header.push('\n');
+    let parts = format_rows(header, reports, |out, r| {
         let name = &sensors
             .sensors
             .get(r.sensor as usize)
             .ok_or_else(|| Error::Config(format!("report names sensor index {}", r.sensor)))?
             .name;
         out.push_str(&format!("{},", r.replay));
-        push_fixed(&mut out, r.time, 3);
+        push_fixed(out, r.time, 3);
         out.push_str(&format!(",{name},{},", r.track));
         if r.truth != NO_TRUTH {
             out.push_str(&r.truth.to_string());
         }
-        push_state(&mut out, &r.state);
-        push_cov(&mut out, &r.cov);
+        push_state(out, &r.state);
+        push_cov(out, &r.cov);
         out.push('\n');
-    }
-    write_atomic(path, out.as_bytes())
+        Ok(())
+    })?;
+    write_atomic_parts(path, &parts)
 }

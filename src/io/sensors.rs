@@ -23,18 +23,15 @@ const MODEL_COLUMNS: [&str; 11] = [
 
 /// Reads a sensor table.
 pub fn read_sensors(path: &Path) -> Result<SensorTable> {
-    let table = Table::read(path)?;
+    let mut table = Table::read(path)?;
     let c_sensor = table.column("sensor")?;
     let c_network = table.column("network")?;
     let mut cols = [0usize; 11];
     for (c, name) in cols.iter_mut().zip(MODEL_COLUMNS) {
         *c = table.column(name)?;
     }
-    if table.is_empty() {
-        return Err(table.no_rows_error("sensor"));
-    }
     let mut sensors: Vec<Sensor> = Vec::new();
-    for row in table.rows() {
+    while let Some(row) = table.next_row() {
         let row = row?;
         let name = row.name(c_sensor, "sensor")?;
         if sensors.iter().any(|s| s.name == name) {
@@ -82,6 +79,9 @@ pub fn read_sensors(path: &Path) -> Result<SensorTable> {
             network: network.to_string(),
             radar: Some(radar),
         });
+    }
+    if sensors.is_empty() {
+        return Err(table.no_rows_error("sensor"));
     }
     Ok(SensorTable::new(sensors))
 }

@@ -24,6 +24,7 @@ use crate::linalg::Vec6;
 use crate::model::{SensorTable, TruthSample};
 use crate::propagate::ballistic_state;
 use gospa::GospaParams;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -277,7 +278,6 @@ pub fn score_replays(
 ) -> Result<Vec<ReplayScore>> {
     let truth = group_truth(truth);
     let interval = corr.config.epoch_interval;
-    let mut scores = Vec::new();
     let empty = Vec::new();
     let results: BTreeMap<u32, &ReplayResult> =
         corr.replays.iter().map(|r| (r.replay, r)).collect();
@@ -287,7 +287,8 @@ pub fn score_replays(
         v.dedup();
         v
     };
-    for replay in replay_ids {
+    // Each replay on its own, in parallel; collected in replay order.
+    let score_one = |replay: u32| -> Result<ReplayScore> {
         let mut tally = Tally::default();
         let mut objects = Vec::new();
         let mut gospa_series = Vec::new();
@@ -499,12 +500,12 @@ pub fn score_replays(
                 impact_error_series: series,
             });
         }
-        scores.push(ReplayScore {
+        Ok(ReplayScore {
             replay,
             tally,
             objects,
             gospa_series,
-        });
-    }
-    Ok(scores)
+        })
+    };
+    replay_ids.into_par_iter().map(score_one).collect()
 }
