@@ -72,6 +72,10 @@ a, b = keys('tcpu/reports.csv'), keys('tgpu/reports.csv')
 print('track reports cpu', len(a), 'gpu', len(b), 'same (replay,time,sensor,track,label):', a == b)
 PY
     ;;
+read)
+    step "$B" generate --seed 1 --replays 1000 --out g1000 -q
+    rss "$B" correlate --reports g1000/reports.csv --sensors g1000/sensors.csv --truth g1000/truth.csv --backend gpu --out c1000 -v
+    ;;
 e2e)
     step "$B" generate --seed 7 --replays 200 --out g200 -q
     g="--reports g200/reports.csv --sensors g200/sensors.csv"

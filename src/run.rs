@@ -336,11 +336,19 @@ pub fn correlate_files(
         ReportSource::File(r) => r.full_covariance(),
         ReportSource::Tracked(..) => true,
     };
-    let total_bytes = inputs
-        .reports
-        .as_deref()
-        .and_then(|p| std::fs::metadata(p).ok())
-        .map_or(0, |m| m.len() as usize);
+    // Progress: bytes of the reports file, or replays of the tracked reports.
+    let total = match &source {
+        ReportSource::File(_) => inputs
+            .reports
+            .as_deref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len() as usize),
+        ReportSource::Tracked(it, _) => {
+            let mut ids: Vec<u32> = it.as_slice().iter().map(|r| r.replay).collect();
+            ids.dedup();
+            ids.len()
+        }
+    };
     let mut truth = inputs
         .truth
         .as_deref()
@@ -437,10 +445,8 @@ pub fn correlate_files(
         }));
         done_replays += correlation.replays.len();
         match &source {
-            ReportSource::File(r) => progress(r.bytes_read() as usize, total_bytes),
-            ReportSource::Tracked(it, _) => {
-                progress(done_replays, done_replays + usize::from(it.len() > 0))
-            }
+            ReportSource::File(r) => progress(r.bytes_read() as usize, total),
+            ReportSource::Tracked(..) => progress(done_replays, total),
         }
         if last.is_none() {
             break;

@@ -216,6 +216,34 @@ impl Table {
     /// fewer or more fields than the header, or a line that could not be read as text, is
     /// an error (after which a strict read ends).
     pub fn next_row(&mut self) -> Option<Result<Row<'_>>> {
+        match self.advance()? {
+            Err(e) => Some(Err(e)),
+            Ok(()) => {
+                let text = self.text.trim_end_matches(['\n', '\r']);
+                Some(Row::parse(&self.path, self.header.len(), self.line, text))
+            }
+        }
+    }
+
+    /// The next non-blank data line as owned text, to be split into a [`Row`] apart from
+    /// the table (e.g. on another thread) with [`Row::parse`]; errors as [`Table::next_row`].
+    pub fn next_text(&mut self) -> Option<Result<TextLine>> {
+        match self.advance()? {
+            Err(e) => Some(Err(e)),
+            Ok(()) => Some(Ok(TextLine {
+                line: self.line,
+                text: self.text.trim_end_matches(['\n', '\r']).to_string(),
+            })),
+        }
+    }
+
+    /// The number of columns of the header.
+    pub fn width(&self) -> usize {
+        self.header.len()
+    }
+
+    /// Reads lines up to the next non-blank one, left in `text`.
+    fn advance(&mut self) -> Option<Result<()>> {
         if self.stopped {
             return None;
         }
@@ -234,37 +262,11 @@ impl Table {
                 Ok(Line::Text) => {
                     let text = self.text.trim_end_matches(['\n', '\r']);
                     if !text.trim().is_empty() {
-                        break;
+                        return Some(Ok(()));
                     }
                 }
             }
         }
-        let width = self.header.len();
-        let line = self.line;
-        let text = self.text.trim_end_matches(['\n', '\r']);
-        let fields: Vec<(usize, &str)> = split_fields(text).collect();
-        if fields.len() != width {
-            let column = if fields.len() > width {
-                fields[width].0
-            } else {
-                text.chars().count() + 1
-            };
-            return Some(Err(Error::input(
-                &self.path,
-                line,
-                column,
-                format!(
-                    "expected {width} fields as in the header, found {}",
-                    fields.len()
-                ),
-            )));
-        }
-        Some(Ok(Row {
-            path: &self.path,
-            line,
-            fields,
-            line_len: text.chars().count(),
-        }))
     }
 
     /// An error for a file without data rows, once it has been read to the end.
@@ -288,7 +290,41 @@ fn split_fields(line: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
+/// A data line read by [`Table::next_text`]: its 1-based number and its text.
+pub struct TextLine {
+    pub line: usize,
+    pub text: String,
+}
+
 impl<'a> Row<'a> {
+    /// Splits line `line` of `path`, whose header has `width` columns, into its fields: an
+    /// error if it has fewer or more.
+    pub fn parse(path: &'a Path, width: usize, line: usize, text: &'a str) -> Result<Row<'a>> {
+        let fields: Vec<(usize, &str)> = split_fields(text).collect();
+        if fields.len() != width {
+            let column = if fields.len() > width {
+                fields[width].0
+            } else {
+                text.chars().count() + 1
+            };
+            return Err(Error::input(
+                path,
+                line,
+                column,
+                format!(
+                    "expected {width} fields as in the header, found {}",
+                    fields.len()
+                ),
+            ));
+        }
+        Ok(Row {
+            path,
+            line,
+            fields,
+            line_len: text.chars().count(),
+        })
+    }
+
     /// The raw text of field `i`, trimmed.
     pub fn str(&self, i: usize) -> &'a str {
         self.fields[i].1.trim()
@@ -364,6 +400,13 @@ impl TimeOrder {
 
     /// Reads and checks the next row's replay and time.
     pub fn next(&mut self, row: &Row) -> Result<(u32, f64)> {
+        let at = self.read(row)?;
+        self.check(row.path, row.line, self.columns(row), at)?;
+        Ok(at)
+    }
+
+    /// A row's replay and time, read but not checked against the rows before it.
+    pub fn read(&self, row: &Row) -> Result<(u32, f64)> {
         let replay = match self.c_replay {
             Some(c) => row.u32(c, "replay")?,
             None => 0,
@@ -375,14 +418,36 @@ impl TimeOrder {
                 format!("expected a time in [0, 1e12] s, found {time}"),
             ));
         }
+        Ok((replay, time))
+    }
+
+    /// The columns of a row's replay (if the file has one) and time fields, for [`Self::check`].
+    pub fn columns(&self, row: &Row) -> (Option<usize>, usize) {
+        (
+            self.c_replay.map(|c| row.column(c)),
+            row.column(self.c_time),
+        )
+    }
+
+    /// Checks that `(replay, time)` of line `line` (fields at `columns`) does not come
+    /// before the last row's, and makes it the last.
+    pub fn check(
+        &mut self,
+        path: &Path,
+        line: usize,
+        columns: (Option<usize>, usize),
+        (replay, time): (u32, f64),
+    ) -> Result<()> {
         if let Some((r0, t0)) = self.last
             && (replay, time) < (r0, t0)
         {
-            let column = match self.c_replay {
+            let column = match columns.0 {
                 Some(c) if replay < r0 => c,
-                _ => self.c_time,
+                _ => columns.1,
             };
-            return Err(row.error(
+            return Err(Error::input(
+                path,
+                line,
                 column,
                 format!(
                     "rows must be sorted by replay, then time: replay {replay} time {time} \
@@ -391,7 +456,7 @@ impl TimeOrder {
             ));
         }
         self.last = Some((replay, time));
-        Ok((replay, time))
+        Ok(())
     }
 }
 

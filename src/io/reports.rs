@@ -4,13 +4,14 @@
 //! `cov_z_z` columns; full ones all 21.
 
 use super::RowPolicy;
-use super::csv::{Row, Table, TimeOrder, write_atomic_parts};
+use super::csv::{Row, Table, TextLine, TimeOrder, write_atomic_parts};
 use super::{format_rows, push_cov, push_cov_header, push_fixed, push_state};
 use crate::error::{Error, Result};
-use crate::linalg::{self, Mat6};
+use crate::linalg::{self, Mat6, Vec6};
 use crate::model::{HAS_VELOCITY_COV, NO_TRUTH, Report, Sensor, SensorTable};
-use std::collections::HashMap;
-use std::path::Path;
+use rayon::prelude::*;
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
 
 /// Names of the state components, in state order.
 pub const COMPONENTS: [&str; 6] = ["x", "y", "z", "vx", "vy", "vz"];
@@ -55,17 +56,25 @@ pub fn read_reports_with(
 }
 
 /// Reads a reports file a few whole replays at a time, so that memory holds those replays
-/// and not the file (the rows are sorted by replay, then time).
+/// and not the file (the rows are sorted by replay, then time). Rows are parsed in parallel
+/// blocks and then checked in order against the rows before them, so that a file's first
+/// error is the one reported, as a row-by-row read would.
 pub struct ReportReader {
     table: Table,
+    path: PathBuf,
     parser: ReportParser,
+    /// Rows parsed but not yet checked and handed out.
+    parsed: VecDeque<Result<ParsedRow>>,
     /// The first report of the next replay, read past the end of the last batch.
     pending: Option<Report>,
     /// Whether any row was good: a file without one is an error.
     any: bool,
 }
 
-/// The columns of a reports file and what reading its rows has learnt so far.
+/// Lines parsed per parallel block.
+const PARSE_BLOCK: usize = 1 << 13;
+
+/// The columns of a reports file and what checking its rows has learnt so far.
 struct ReportParser {
     order: TimeOrder,
     c_sensor: usize,
@@ -82,6 +91,21 @@ struct ReportParser {
     /// Each track's last report time in the current replay (a duplicate is an error).
     last_time_of_track: HashMap<(u32, u32), f64>,
     replay: Option<u32>,
+}
+
+/// A row as parsed on its own, before the checks against the rows before it: each part
+/// with its own result, checked in the order a row-by-row read checks them.
+struct ParsedRow {
+    line: usize,
+    /// Columns of the replay (if any) and time fields, of the sensor and of the track.
+    at_columns: (Option<usize>, usize),
+    sensor_column: usize,
+    track_column: usize,
+    at: Result<(u32, f64)>,
+    name: Result<String>,
+    track: Result<u32>,
+    /// Truth, state, covariance and flags.
+    rest: Result<(i32, Vec6, Mat6, u32)>,
 }
 
 impl ReportReader {
@@ -126,6 +150,7 @@ impl ReportReader {
             }
         }
         Ok(ReportReader {
+            path: table.path().to_path_buf(),
             table,
             parser: ReportParser {
                 order,
@@ -141,6 +166,7 @@ impl ReportReader {
                 last_time_of_track: HashMap::new(),
                 replay: None,
             },
+            parsed: VecDeque::new(),
             pending: None,
             any: false,
         })
@@ -174,68 +200,72 @@ impl ReportReader {
         policy: &mut RowPolicy,
     ) -> Result<Option<Vec<Report>>> {
         let mut out: Vec<Report> = self.pending.take().into_iter().collect();
-        while let Some(row) = self.table.next_row() {
-            let report = match row.and_then(|row| self.parser.parse(&row)) {
-                Ok(r) => r,
-                Err(e) => {
-                    policy.skip(e)?;
-                    continue;
+        loop {
+            if self.parsed.is_empty() {
+                self.parse_block();
+                if self.parsed.is_empty() {
+                    break;
                 }
-            };
-            self.any = true;
-            if out.len() >= min_reports && out.last().is_some_and(|l| l.replay != report.replay) {
-                self.pending = Some(report);
-                return Ok(Some(out));
             }
-            out.push(report);
+            while let Some(row) = self.parsed.pop_front() {
+                let report = match row.and_then(|row| self.parser.check(&self.path, row)) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        policy.skip(e)?;
+                        continue;
+                    }
+                };
+                self.any = true;
+                if out.len() >= min_reports && out.last().is_some_and(|l| l.replay != report.replay)
+                {
+                    self.pending = Some(report);
+                    return Ok(Some(out));
+                }
+                out.push(report);
+            }
         }
         if !self.any {
             return Err(self.table.no_rows_error("report"));
         }
         Ok((!out.is_empty()).then_some(out))
     }
+
+    /// Reads up to [`PARSE_BLOCK`] lines and parses them on all threads.
+    fn parse_block(&mut self) {
+        let mut lines = Vec::with_capacity(PARSE_BLOCK);
+        while lines.len() < PARSE_BLOCK {
+            match self.table.next_text() {
+                Some(l) => lines.push(l),
+                None => break,
+            }
+        }
+        let (path, width, parser) = (&self.path, self.table.width(), &self.parser);
+        let parsed: Vec<Result<ParsedRow>> = lines
+            .into_par_iter()
+            .map(|l| l.and_then(|l| parser.parse(path, width, &l)))
+            .collect();
+        self.parsed.extend(parsed);
+    }
 }
 
 impl ReportParser {
-    fn parse(&mut self, row: &Row) -> Result<Report> {
-        let (replay, time) = self.order.next(row)?;
-        if self.replay != Some(replay) {
-            // Rows are sorted by replay: an earlier replay's tracks cannot come back.
-            self.last_time_of_track.clear();
-            self.replay = Some(replay);
-        }
-        let c_sensor = self.c_sensor;
-        let name = row.name(c_sensor, "sensor")?;
-        let sensor = match &self.given {
-            Some(t) => t.index(name).ok_or_else(|| {
-                row.error(
-                    c_sensor,
-                    format!("unknown sensor `{name}`: expected one of the sensors file's names"),
-                )
-            })?,
-            None => match self.named.iter().position(|s| s.name == name) {
-                Some(k) => k,
-                None => {
-                    self.named.push(Sensor {
-                        name: name.to_string(),
-                        network: name.to_string(),
-                        radar: None,
-                    });
-                    self.named.len() - 1
-                }
-            },
-        } as u32;
-        let track = row.u32(self.c_track, "track")?;
-        if let Some(t0) = self.last_time_of_track.insert((sensor, track), time)
-            && t0 == time
-        {
-            return Err(row.error(
-                self.c_track,
-                format!(
-                    "duplicate report: sensor {name} track {track} already has one at time {time}"
-                ),
-            ));
-        }
+    /// What a row gives on its own.
+    fn parse(&self, path: &Path, width: usize, l: &TextLine) -> Result<ParsedRow> {
+        let row = Row::parse(path, width, l.line, &l.text)?;
+        Ok(ParsedRow {
+            line: l.line,
+            at_columns: self.order.columns(&row),
+            sensor_column: row.column(self.c_sensor),
+            track_column: row.column(self.c_track),
+            at: self.order.read(&row),
+            name: row.name(self.c_sensor, "sensor").map(str::to_string),
+            track: row.u32(self.c_track, "track"),
+            rest: self.parse_rest(&row),
+        })
+    }
+
+    /// Truth, state and covariance of a row.
+    fn parse_rest(&self, row: &Row) -> Result<(i32, Vec6, Mat6, u32)> {
         let truth = match self.c_truth {
             Some(c) if !row.str(c).is_empty() && row.str(c) != "-1" => {
                 let v = row.u32(c, "truth")?;
@@ -276,6 +306,56 @@ impl ReportParser {
                 cov[k][k] = DEFAULT_VELOCITY_SIGMA * DEFAULT_VELOCITY_SIGMA;
             }
         }
+        Ok((truth, state, cov, flags))
+    }
+
+    /// A parsed row checked against the rows before it (order, sensor, duplicate), in the
+    /// order of a row-by-row read.
+    fn check(&mut self, path: &Path, row: ParsedRow) -> Result<Report> {
+        let (replay, time) = row.at?;
+        self.order
+            .check(path, row.line, row.at_columns, (replay, time))?;
+        if self.replay != Some(replay) {
+            // Rows are sorted by replay: an earlier replay's tracks cannot come back.
+            self.last_time_of_track.clear();
+            self.replay = Some(replay);
+        }
+        let name = row.name?;
+        let sensor = match &self.given {
+            Some(t) => t.index(&name).ok_or_else(|| {
+                Error::input(
+                    path,
+                    row.line,
+                    row.sensor_column,
+                    format!("unknown sensor `{name}`: expected one of the sensors file's names"),
+                )
+            })?,
+            None => match self.named.iter().position(|s| s.name == name) {
+                Some(k) => k,
+                None => {
+                    self.named.push(Sensor {
+                        name: name.clone(),
+                        network: name.clone(),
+                        radar: None,
+                    });
+                    self.named.len() - 1
+                }
+            },
+        } as u32;
+        let track = row.track?;
+        if let Some(t0) = self.last_time_of_track.insert((sensor, track), time)
+            && t0 == time
+        {
+            return Err(Error::input(
+                path,
+                row.line,
+                row.track_column,
+                format!(
+                    "duplicate report: sensor {name} track {track} already has one at time {time}"
+                ),
+            ));
+        }
+        let (truth, state, cov, flags) = row.rest?;
         Ok(Report {
             time,
             state,
