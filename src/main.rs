@@ -494,7 +494,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 shard,
             };
             let dir = OutputDir::create(&out)?;
-            let s = scenario::generate(&opts)?;
+            let s = scenario::generate_with_progress(&opts, progress_bar("generating", "replays"))?;
             s.write(&dir)?;
             let mut made: Vec<u32> = s.truth.iter().map(|t| t.replay).collect();
             made.dedup();
@@ -834,7 +834,13 @@ fn track(a: TrackArgs) -> anyhow::Result<()> {
         log::warn!("{n}");
     }
     let t0 = Instant::now();
-    let (reports, gpu) = run::track_detections(&detections, &sensors, &params, ctx.as_ref())?;
+    let (reports, gpu) = run::track_detections(
+        &detections,
+        &sensors,
+        &params,
+        ctx.as_ref(),
+        progress_bar("tracking", "trackers"),
+    )?;
     let track_s = t0.elapsed().as_secs_f64();
     let mut tracks: Vec<(u32, u32, u32)> = reports
         .iter()

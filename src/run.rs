@@ -313,6 +313,7 @@ pub fn correlate_files(
                 &sensors,
                 &crate::track::TrackerParams::default(),
                 ctx,
+                |_, _| {},
             )?;
             track_s = t0.elapsed().as_secs_f64();
             if reports.is_empty() && !detections.is_empty() {
@@ -525,17 +526,23 @@ pub fn open_context(
 }
 
 /// Local tracking on the chosen backend: the reports, and on the GPU what it did.
+/// `progress(done, total)` counts the CPU's trackers as they finish (the GPU's run in one
+/// go per chunk and are not counted).
 pub fn track_detections(
     detections: &[crate::model::Detection],
     sensors: &crate::model::SensorTable,
     params: &crate::track::TrackerParams,
     ctx: Option<&GpuContext>,
+    progress: impl FnMut(usize, usize),
 ) -> Result<(
     Vec<crate::model::Report>,
     Option<crate::gpu::track::GpuTrackStats>,
 )> {
     match ctx {
-        None => Ok((crate::track::track_cpu(detections, sensors, params)?, None)),
+        None => Ok((
+            crate::track::track_cpu_with_progress(detections, sensors, params, progress)?,
+            None,
+        )),
         Some(ctx) => {
             let (r, s) =
                 crate::gpu::track::Tracker::new(ctx)?.track(ctx, detections, sensors, params)?;

@@ -693,16 +693,34 @@ pub fn track_cpu(
     sensors: &SensorTable,
     params: &TrackerParams,
 ) -> Result<Vec<Report>> {
+    track_cpu_with_progress(detections, sensors, params, |_, _| {})
+}
+
+/// [`track_cpu`], calling `progress(done, total)` in trackers (a sensor of a replay) as they
+/// finish.
+pub fn track_cpu_with_progress(
+    detections: &[Detection],
+    sensors: &SensorTable,
+    params: &TrackerParams,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Vec<Report>> {
     params.validate()?;
     let sites = sites(sensors);
     let groups = group_detections(detections);
-    let per_group: Vec<Vec<Report>> = groups
-        .par_iter()
-        .map(|(replay, sensor, dets)| {
-            let site = site_of(&sites, sensors, *sensor)?;
-            track_sensor(&site, *replay, *sensor, dets, params)
-        })
-        .collect::<Result<_>>()?;
+    // A few trackers per thread at a time, so that progress is told between them.
+    let mut per_group: Vec<Vec<Report>> = Vec::with_capacity(groups.len());
+    for chunk in groups.chunks(4 * rayon::current_num_threads()) {
+        per_group.extend(
+            chunk
+                .par_iter()
+                .map(|(replay, sensor, dets)| {
+                    let site = site_of(&sites, sensors, *sensor)?;
+                    track_sensor(&site, *replay, *sensor, dets, params)
+                })
+                .collect::<Result<Vec<_>>>()?,
+        );
+        progress(per_group.len(), groups.len());
+    }
     let mut reports: Vec<Report> = per_group.into_iter().flatten().collect();
     sort_reports(&mut reports);
     Ok(reports)

@@ -111,6 +111,14 @@ fn replay_seed(seed: u64, replay: u32) -> u64 {
 
 /// Makes a scenario.
 pub fn generate(opts: &ScenarioOptions) -> Result<Scenario> {
+    generate_with_progress(opts, |_, _| {})
+}
+
+/// [`generate`], calling `progress(done, total)` as replays are made.
+pub fn generate_with_progress(
+    opts: &ScenarioOptions,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Scenario> {
     if opts.objects < 2 {
         return Err(Error::Config("a salvo needs at least 2 objects".into()));
     }
@@ -119,10 +127,17 @@ pub fn generate(opts: &ScenarioOptions) -> Result<Scenario> {
     }
     let sensors = layout();
     let mine: Vec<u32> = (0..opts.replays).filter(|&r| opts.shard.keeps(r)).collect();
-    let replays: Vec<ReplayData> = mine
-        .into_par_iter()
-        .map(|r| generate_replay(opts, &sensors, r))
-        .collect();
+    // A few replays per thread at a time, so that progress is told between them.
+    let mut replays: Vec<ReplayData> = Vec::with_capacity(mine.len());
+    for chunk in mine.chunks(4 * rayon::current_num_threads()) {
+        replays.extend(
+            chunk
+                .par_iter()
+                .map(|&r| generate_replay(opts, &sensors, r))
+                .collect::<Vec<_>>(),
+        );
+        progress(replays.len(), mine.len());
+    }
     let mut scenario = Scenario {
         sensors,
         detections: Vec::new(),
