@@ -7,9 +7,10 @@
 #   mkdir -p .devbin && strip -o .devbin/trackcorr target/release/trackcorr
 #   strip -o .devbin/kernels "$(ls -t target/release/deps/kernels-* | grep -v '\.d$' | head -1)"
 #   cp ../shared/reference/lap_scipy.txt .devbin/ && cp bench/h100.sh .devbin/
-# There, with .gl and .devbin carried: `bash .devbin/h100.sh benches` then
-# `bash .devbin/h100.sh runs` (each within a call's 10 minutes); the logs land in $OUT.
-# bench/h100-log.txt is what four calls of earlier versions of this script printed.
+# There, with .gl and .devbin carried: `bash .devbin/h100.sh benches`, `runs`, `e2e` (whole
+# runs with their resident size) or `read` (each within a call's 10 minutes); the logs land
+# in $OUT.
+# bench/h100-log.txt is what six calls of earlier versions of this script printed.
 set -u
 R=$PWD
 B=$R/.devbin/trackcorr
@@ -30,6 +31,21 @@ rss() {
     echo "== $*" >>"$L"
     python3 -c "import resource,subprocess,sys,time; t=time.time(); r=subprocess.run(sys.argv[1:]).returncode; print('   rc', r, '%.2f s wall' % (time.time()-t), 'max RSS %.0f MB' % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024))" "$@" >>"$L" 2>&1
 }
+# 200 replays correlated on both backends, their associations compared.
+correlate_200() {
+    step "$B" generate --seed 7 --replays 200 --out g200 -q
+    for b in gpu cpu; do
+        rss "$B" correlate --reports g200/reports.csv --sensors g200/sensors.csv \
+            --truth g200/truth.csv --backend $b --out c$b -v
+    done
+    step cmp cgpu/associations.csv ccpu/associations.csv
+}
+# 1000 replays made, and correlated on the GPU.
+correlate_1000() {
+    step "$B" generate --seed 1 --replays 1000 --out g1000 -q
+    rss "$B" correlate --reports g1000/reports.csv --sensors g1000/sensors.csv \
+        --truth g1000/truth.csv --backend gpu --out c1000 -v
+}
 mkdir -p /tmp/w && cd /tmp/w || exit 1
 case "$1" in
 benches)
@@ -41,13 +57,8 @@ benches)
     step "$B" bench assign --problems "$R/.devbin/lap_scipy.txt" --solver auction --backend gpu
     ;;
 runs)
-    step "$B" generate --seed 7 --replays 200 --out g200 -q
+    correlate_200
     g="--reports g200/reports.csv --sensors g200/sensors.csv"
-    for b in gpu cpu; do
-        # shellcheck disable=SC2086
-        rss "$B" correlate $g --truth g200/truth.csv --backend $b --out c$b -v
-    done
-    step cmp cgpu/associations.csv ccpu/associations.csv
     # shellcheck disable=SC2086
     step "$B" verify $g
     for m in "" "--one-to-one"; do
@@ -73,19 +84,11 @@ print('track reports cpu', len(a), 'gpu', len(b), 'same (replay,time,sensor,trac
 PY
     ;;
 read)
-    step "$B" generate --seed 1 --replays 1000 --out g1000 -q
-    rss "$B" correlate --reports g1000/reports.csv --sensors g1000/sensors.csv --truth g1000/truth.csv --backend gpu --out c1000 -v
+    correlate_1000
     ;;
 e2e)
-    step "$B" generate --seed 7 --replays 200 --out g200 -q
-    g="--reports g200/reports.csv --sensors g200/sensors.csv"
-    for b in gpu cpu; do
-        # shellcheck disable=SC2086
-        rss "$B" correlate $g --truth g200/truth.csv --backend $b --out c$b -v
-    done
-    step cmp cgpu/associations.csv ccpu/associations.csv
-    step "$B" generate --seed 1 --replays 1000 --out g1000 -q
-    rss "$B" correlate --reports g1000/reports.csv --sensors g1000/sensors.csv --truth g1000/truth.csv --backend gpu --out c1000 -v
+    correlate_200
+    correlate_1000
     rss "$B" track --detections g1000/detections.csv --sensors g1000/sensors.csv --backend cpu -v --out t1000
     ;;
 esac

@@ -19,36 +19,31 @@ const ASSOCIATIONS_HEADER: &str = "replay,time,system_track,sensor,track\n";
 /// the system track it is part of. Rows by replay, time, system track, sensor, track.
 pub fn associations_csv(corr: &Correlation, sensors: &SensorTable) -> String {
     let mut out = String::from(ASSOCIATIONS_HEADER);
-    push_association_rows(&mut out, corr, sensors);
+    for r in &corr.replays {
+        push_replay_associations(&mut out, r, sensors);
+    }
     out
 }
 
-fn push_association_rows(out: &mut String, corr: &Correlation, sensors: &SensorTable) {
-    for r in &corr.replays {
-        push_replay_associations(out, r, sensors);
-    }
-}
-
+/// The `associations.csv` rows of one replay.
 fn push_replay_associations(out: &mut String, r: &ReplayResult, sensors: &SensorTable) {
-    {
-        for e in &r.epochs {
-            let mut rows: Vec<(u32, u32, u32)> = e
-                .live
-                .iter()
-                .map(|l| {
-                    let lt = &r.local[l.track as usize];
-                    (l.system, lt.sensor, lt.track)
-                })
-                .collect();
-            rows.sort_unstable();
-            for (system, sensor, track) in rows {
-                out.push_str(&format!("{},", r.replay));
-                push_fixed(out, e.time, 3);
-                out.push_str(&format!(
-                    ",{system},{},{track}\n",
-                    sensors.sensors[sensor as usize].name
-                ));
-            }
+    for e in &r.epochs {
+        let mut rows: Vec<(u32, u32, u32)> = e
+            .live
+            .iter()
+            .map(|l| {
+                let lt = &r.local[l.track as usize];
+                (l.system, lt.sensor, lt.track)
+            })
+            .collect();
+        rows.sort_unstable();
+        for (system, sensor, track) in rows {
+            out.push_str(&format!("{},", r.replay));
+            push_fixed(out, e.time, 3);
+            out.push_str(&format!(
+                ",{system},{},{track}\n",
+                sensors.sensors[sensor as usize].name
+            ));
         }
     }
 }
@@ -63,27 +58,22 @@ fn system_tracks_header() -> String {
 /// `replay,time,system_track,x,y,z,vx,vy,vz,cov_…,sources`.
 pub fn system_tracks_csv(corr: &Correlation) -> String {
     let mut out = system_tracks_header();
-    push_system_track_rows(&mut out, corr);
+    for r in &corr.replays {
+        push_replay_system_tracks(&mut out, r);
+    }
     out
 }
 
-fn push_system_track_rows(out: &mut String, corr: &Correlation) {
-    for r in &corr.replays {
-        push_replay_system_tracks(out, r);
-    }
-}
-
+/// The `system_tracks.csv` rows of one replay.
 fn push_replay_system_tracks(out: &mut String, r: &ReplayResult) {
-    {
-        for e in &r.epochs {
-            for s in &e.system {
-                out.push_str(&format!("{},", r.replay));
-                push_fixed(out, e.time, 3);
-                out.push_str(&format!(",{}", s.number));
-                push_state(out, &s.state);
-                push_cov(out, &s.cov);
-                out.push_str(&format!(",{}\n", s.sources));
-            }
+    for e in &r.epochs {
+        for s in &e.system {
+            out.push_str(&format!("{},", r.replay));
+            push_fixed(out, e.time, 3);
+            out.push_str(&format!(",{}", s.number));
+            push_state(out, &s.state);
+            push_cov(out, &s.cov);
+            out.push_str(&format!(",{}\n", s.sources));
         }
     }
 }
@@ -204,19 +194,4 @@ pub fn write_summary(dir: &OutputDir, summary: &impl Serialize) -> Result<()> {
     let json = serde_json::to_string_pretty(summary)
         .map_err(|e| crate::Error::Numeric(format!("summary is not serialisable: {e}")))?;
     dir.write("summary.json", format!("{json}\n").as_bytes())
-}
-
-/// Writes the three outputs into `dir`.
-pub fn write_outputs(
-    dir: &OutputDir,
-    corr: &Correlation,
-    sensors: &SensorTable,
-    summary: &impl Serialize,
-) -> Result<()> {
-    dir.write(
-        "associations.csv",
-        associations_csv(corr, sensors).as_bytes(),
-    )?;
-    dir.write("system_tracks.csv", system_tracks_csv(corr).as_bytes())?;
-    write_summary(dir, summary)
 }

@@ -6,6 +6,11 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "common/cli.rs"]
+mod cli;
+
+use cli::Scratch;
+
 const CORPUS: &str = "tests/data/bad";
 
 struct Case {
@@ -28,24 +33,6 @@ fn cases() -> Vec<Case> {
             }
         })
         .collect()
-}
-
-/// A scratch folder removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("trackcorr-bad-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Runs the command that reads `file` in the place of `role`, from folder `cwd`, with the
@@ -111,7 +98,7 @@ fn every_bad_file_gives_its_documented_error_and_no_output() {
     assert!(cases.len() >= 20, "the corpus lost cases");
     let root = std::env::current_dir().unwrap();
     for case in &cases {
-        let scratch = Scratch::new(case.file.trim_end_matches(".csv"));
+        let scratch = Scratch::new(&format!("bad-{}", case.file.trim_end_matches(".csv")));
         let outs = scratch.0.join("outs");
         std::fs::create_dir(&outs).unwrap();
         let committed = Path::new(CORPUS).join(&case.file);
@@ -148,7 +135,7 @@ fn every_bad_file_gives_its_documented_error_and_no_output() {
 
 #[test]
 fn lenient_skips_bad_rows_and_counts_them_by_reason() {
-    let scratch = Scratch::new("lenient");
+    let scratch = Scratch::new("bad-lenient");
     let good = std::fs::read_to_string(Path::new(CORPUS).join("good_reports.csv")).unwrap();
     let lines: Vec<&str> = good.lines().collect();
     let mut bytes = Vec::new();
