@@ -133,3 +133,32 @@ fn propagate_track(origin: vec3<f32>, x: array<f32, 6>, p: array<f32, 36>, dt: f
     moved.cov = symmetrize(p1);
     return moved;
 }
+
+// A step of dt seconds within an antenna turn, for gating a detection stamped after the time
+// its track was predicted to: the acceleration at x held constant, the transition of constant
+// velocity, white-noise acceleration q. CPU twin: `propagate::shift`.
+fn shift_track(origin: vec3<f32>, x: array<f32, 6>, p: array<f32, 36>, dt: f32, q: f32) -> Track {
+    let d = derivative(origin, x);
+    var s = x;
+    var phi: array<f32, 36>;
+    for (var i = 0u; i < 6u; i++) {
+        phi[i * 6u + i] = 1.0;
+    }
+    for (var i = 0u; i < 3u; i++) {
+        s[i] = x[i] + dt * x[i + 3u] + 0.5 * dt * dt * d[i + 3u];
+        s[i + 3u] = x[i + 3u] + dt * d[i + 3u];
+        phi[i * 6u + i + 3u] = dt;
+    }
+    var p1 = congruence(phi, p);
+    let a = abs(dt);
+    for (var i = 0u; i < 3u; i++) {
+        p1[i * 6u + i] += q * a * a * a / 3.0;
+        p1[i * 6u + i + 3u] += q * dt * a / 2.0;
+        p1[(i + 3u) * 6u + i] += q * dt * a / 2.0;
+        p1[(i + 3u) * 6u + i + 3u] += q * a;
+    }
+    var moved: Track;
+    moved.state = s;
+    moved.cov = symmetrize(p1);
+    return moved;
+}

@@ -3,8 +3,9 @@
 // src/track.rs (`track_sensor`). Host: src/gpu/track.rs. The host prepends common.wgsl and
 // ballistic.wgsl.
 //
-// Per scan: skipped scans count as misses (every thread); IMM mixing and prediction, and the
-// gate against the scan's detections (every thread, its slot); global nearest neighbour by
+// Per scan (an antenna turn): skipped scans count as misses (every thread); IMM mixing and
+// prediction to the scan's time, and the gate against the scan's detections, each at its own
+// time (every thread, its slot); global nearest neighbour by
 // shortest augmenting paths, confirmed tracks first (thread 0); IMM update (every thread);
 // confirmation, deletion, two-point initiation and the reports (thread 0, in the order the
 // CPU twin keeps its tracks: creation order). Positions are relative to the sensor's site.
@@ -76,7 +77,8 @@ struct Scan {
     index: u32,
     // Seconds since the tracker's first scan.
     time: f32,
-    _pad0: u32,
+    // 1 when some detection is stamped after the scan's time (a rotating antenna).
+    spread: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -90,8 +92,9 @@ struct Det {
     z: vec3<f32>,
     id: u32,
     r: array<f32, 6>,
-    _pad0: u32,
-    _pad1: u32,
+    // Seconds since the tracker's first scan, and after its own scan's time.
+    time: f32,
+    dt: f32,
 }
 
 struct Mode {
@@ -118,6 +121,8 @@ struct Slot {
     nlabels: u32,
     truth: i32,
     labels: array<i32, 5>,
+    // The detection whose time the slot is at, or -1 for its scan's time.
+    det: i32,
 }
 
 // Keep in sync with `GpuLone`.
@@ -146,6 +151,7 @@ struct OutReport {
     scan: u32,
     number: u32,
     truth: i32,
+    det: i32,
     state: array<f32, 6>,
     cov: array<f32, 36>,
 }
@@ -623,7 +629,7 @@ fn manage(t: u32, tk: Tracker, sc: Scan) {
                 continue;
             }
             let d = dets[sc.det_first + j];
-            let dt = sc.time - lone[lb].time;
+            let dt = d.time - lone[lb].time;
             work += 16u;
             if (dt <= 0.0) {
                 continue;
@@ -658,7 +664,8 @@ fn manage(t: u32, tk: Tracker, sc: Scan) {
             s.m1 = s.m0;
             s.prob0 = 0.5;
             s.prob1 = 0.5;
-            s.time = sc.time;
+            s.time = d.time;
+            s.det = i32(sc.det_first + j);
             s.live = 1u;
             s.hits = 2u;
             s.parent0 = lone[lb].id;
@@ -701,7 +708,7 @@ fn manage(t: u32, tk: Tracker, sc: Scan) {
         let d = dets[sc.det_first + j];
         var l: Lone;
         l.z = array<f32, 3>(d.z.x, d.z.y, d.z.z);
-        l.time = sc.time;
+        l.time = d.time;
         l.r = d.r;
         l.scan = sc.index;
         l.truth = d.truth;
@@ -727,7 +734,7 @@ fn manage(t: u32, tk: Tracker, sc: Scan) {
         let est = moments(s.m0, s.m1, s.prob0, s.prob1);
         let at = atomicAdd(&counter, 1u);
         if (at < params.capacity) {
-            out[at] = OutReport(t, params.step, s.number, s.truth, est.x, est.p);
+            out[at] = OutReport(t, params.step, s.number, s.truth, s.det, est.x, est.p);
         }
     }
 }
@@ -774,12 +781,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         s.prob0 = c0;
         s.prob1 = c1;
         s.time = sc.time;
+        s.det = -1;
         est = moments(s.m0, s.m1, c0, c1);
     }
     for (var j = 0u; j < MAX_DETS; j++) {
         var c = BIG;
         if (s.live == 1u && j < sc.det_count) {
-            let inn = innovation(tk, est.x, est.p, dets[sc.det_first + j].rae);
+            let d = dets[sc.det_first + j];
+            var g = est;
+            if (d.dt != 0.0) {
+                // Stamped later in the turn: gate against the estimate moved on to it.
+                let q = s.prob0 * params.q_boost + s.prob1 * params.q_coast;
+                let moved = shift_track(tk.origin.xyz, est.x, est.p, d.dt, q);
+                g = Mode(moved.state, moved.cov);
+            }
+            let inn = innovation(tk, g.x, g.p, d.rae);
             if (inn.ok && inn.d2 <= params.gate) {
                 c = inn.d2;
             }
@@ -795,6 +811,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (lid == 0u) {
         // Its own slot's prediction (two RK4 propagations with Φ), gate and swap weight.
         work = 6000u + MAX_DETS * 120u + SLOTS;
+        if (sc.spread == 1u) {
+            // A shifted gate per detection, and the update's own.
+            work += MAX_DETS * 600u + 1200u;
+        }
         var order: array<u32, 64>;
         let n = slots_by_key(t, &order);
         var rows: array<u32, 64>;
@@ -827,6 +847,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let a = assigned[lid];
         if (a >= 0) {
             let d = dets[sc.det_first + u32(a)];
+            if (d.dt != 0.0) {
+                // Each mode on to the detection's time (the turn's mixing is done).
+                let p0 = shift_track(tk.origin.xyz, s.m0.x, s.m0.p, d.dt, params.q_boost);
+                let p1 = shift_track(tk.origin.xyz, s.m1.x, s.m1.p, d.dt, params.q_coast);
+                s.m0 = Mode(p0.state, p0.cov);
+                s.m1 = Mode(p1.state, p1.cov);
+            }
+            s.time = d.time;
+            s.det = a + i32(sc.det_first);
             // Whole variables only: naga 30's SPIR-V writer cannot pass a pointer to a field.
             var m0 = s.m0;
             var m1 = s.m1;

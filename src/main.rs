@@ -16,7 +16,7 @@ use trackcorr::io::csv::OutputDir;
 use trackcorr::metrics::gospa::GospaParams;
 use trackcorr::propagate::{MotionModel, Propagation};
 use trackcorr::run::{self, BackendChoice, Engine, Inputs};
-use trackcorr::scenario::{self, ScenarioName, ScenarioOptions};
+use trackcorr::scenario::{self, Antenna, ScenarioName, ScenarioOptions};
 use trackcorr::shard::{Manifest, Shard};
 use trackcorr::track::TrackerParams;
 
@@ -116,6 +116,10 @@ enum Command {
         /// Drop everything after this many seconds.
         #[arg(long)]
         duration: Option<f64>,
+        /// How radars time-stamp their plots: a whole scan at once (staring), or each plot
+        /// when a rotating beam crosses it (rotating).
+        #[arg(long, value_enum, default_value = "staring")]
+        antenna: Antenna,
         #[command(flatten)]
         shard: ShardOption,
         #[arg(long)]
@@ -481,6 +485,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             replays,
             objects,
             duration,
+            antenna,
             shard,
             out,
         } => {
@@ -492,6 +497,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 objects,
                 duration,
                 shard,
+                antenna,
             };
             let dir = OutputDir::create(&out)?;
             let s = scenario::generate_with_progress(&opts, progress_bar("generating", "replays"))?;
@@ -510,6 +516,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                     "replays": replays,
                     "objects": objects,
                     "duration": duration,
+                    "antenna": antenna,
                 }),
                 backend: serde_json::Value::Null,
                 outputs: Vec::new(),
@@ -558,6 +565,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 objects,
                 duration,
                 shard: Shard::WHOLE,
+                antenna: Default::default(),
             };
             let scenario = scenario::generate(&opts)?;
             let set = scenario.report_set();
@@ -769,7 +777,14 @@ fn history(a: HistoryArgs) -> anyhow::Result<()> {
     let gpu = GpuOptions {
         max_binding_bytes: a.max_buffer_mib.map(|m| m << 20),
     };
-    let r = run::history_files(&a.reports, a.sensors.as_deref(), &opts, a.backend, &gpu)?;
+    let r = run::history_files(
+        &a.reports,
+        a.sensors.as_deref(),
+        &opts,
+        a.backend,
+        &gpu,
+        progress_bar("counting", "replays"),
+    )?;
     if let Some(n) = &r.summary.backend.note {
         log::warn!("{n}");
     }
@@ -839,6 +854,7 @@ fn track(a: TrackArgs) -> anyhow::Result<()> {
         &sensors,
         &params,
         ctx.as_ref(),
+        a.backend == BackendChoice::Auto,
         progress_bar("tracking", "trackers"),
     )?;
     let track_s = t0.elapsed().as_secs_f64();

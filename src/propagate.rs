@@ -80,6 +80,29 @@ pub fn propagate(x: &Vec6, p: &Mat6, dt: f64, params: &Propagation) -> (Vec6, Ma
     (x1, p1)
 }
 
+/// A step of `dt` seconds, a fraction of a revisit, from the time a track was predicted to
+/// for its antenna turn on to a detection stamped later in the turn: the ballistic
+/// acceleration at `x` held constant, the transition of constant velocity and white-noise
+/// acceleration `q`. Over a few seconds it stays within metres of [`propagate`]'s RK4 (the
+/// acceleration changes little), at a fraction of the cost.
+/// GPU twin: `shift_track` in shaders/ballistic.wgsl.
+pub fn shift(x: &Vec6, p: &Mat6, dt: f64, q: f64) -> (Vec6, Mat6) {
+    let d = derivative(x);
+    let x1 = std::array::from_fn(|i| {
+        if i < 3 {
+            x[i] + dt * x[i + 3] + 0.5 * dt * dt * d[i + 3]
+        } else {
+            x[i] + dt * d[i]
+        }
+    });
+    let mut phi = identity6();
+    for i in 0..3 {
+        phi[i][i + 3] = dt;
+    }
+    let p1 = symmetrize(&add(&congruence(&phi, p), &process_noise(q, dt)));
+    (x1, p1)
+}
+
 /// State only, without covariance, by the ballistic model (used by the scenario and
 /// metrics, where no covariance is needed).
 pub fn ballistic_state(x: &Vec6, dt: f64, max_step: f64) -> Vec6 {

@@ -128,6 +128,10 @@ pub struct Summary {
     pub skipped_rows: BTreeMap<String, BTreeMap<&'static str, u64>>,
     /// Replays that `--backend auto` correlated on the CPU after a GPU error, with the error.
     pub cpu_reruns: Vec<correlate::CpuRerun>,
+    /// With `--detections` under `--backend auto`: the GPU error after which the detections
+    /// were tracked on the CPU, and how many trackers were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracked_on_cpu: Option<String>,
     /// Wall-clock seconds per stage, and for the whole run (these vary between runs; every
     /// other field is reproducible).
     pub timing: Timing,
@@ -294,6 +298,8 @@ pub fn correlate_files(
         .map(io::read_sensors)
         .transpose()?;
     let mut track_s = 0.0;
+    // The GPU error after which `--detections` were tracked on the CPU.
+    let mut tracked_on_cpu: Option<String> = None;
     let mut source = match (&inputs.reports, &inputs.detections, sensors) {
         (Some(r), None, sensors) => ReportSource::File(Box::new(io::ReportReader::open(
             r,
@@ -304,17 +310,25 @@ pub fn correlate_files(
             let mut detections = io::read_detections_with(d, &sensors, &mut policy)?;
             detections.retain(|d| inputs.shard.keeps(d.replay));
             let t0 = Instant::now();
-            let ctx = match engine {
-                Engine::Cpu => None,
-                Engine::Gpu(g) => Some(&g.ctx),
+            let (ctx, cpu_fallback) = match engine {
+                Engine::Cpu => (None, false),
+                Engine::Gpu(g) => (Some(&g.ctx), g.cpu_fallback),
             };
-            let (reports, _) = track_detections(
+            let (reports, stats) = track_detections(
                 &detections,
                 &sensors,
                 &crate::track::TrackerParams::default(),
                 ctx,
+                cpu_fallback,
                 |_, _| {},
             )?;
+            tracked_on_cpu = stats.and_then(|s| {
+                let e = s.gpu_error?;
+                Some(format!(
+                    "tracking: {e} ({} of {} trackers tracked on the CPU)",
+                    s.trackers_after_gpu_error, s.trackers
+                ))
+            });
             track_s = t0.elapsed().as_secs_f64();
             if reports.is_empty() && !detections.is_empty() {
                 return Err(crate::Error::Config(format!(
@@ -465,6 +479,7 @@ pub fn correlate_files(
         counts,
         skipped_rows: policy.skipped,
         cpu_reruns,
+        tracked_on_cpu,
         timing: Timing {
             read_s,
             track_s,
@@ -526,13 +541,14 @@ pub fn open_context(
 }
 
 /// Local tracking on the chosen backend: the reports, and on the GPU what it did.
-/// `progress(done, total)` counts the CPU's trackers as they finish (the GPU's run in one
-/// go per chunk and are not counted).
+/// `progress(done, total)` counts trackers as they finish. With `cpu_fallback` (`--backend
+/// auto`), trackers whose GPU chunk failed are tracked on the CPU, and the stats say so.
 pub fn track_detections(
     detections: &[crate::model::Detection],
     sensors: &crate::model::SensorTable,
     params: &crate::track::TrackerParams,
     ctx: Option<&GpuContext>,
+    cpu_fallback: bool,
     progress: impl FnMut(usize, usize),
 ) -> Result<(
     Vec<crate::model::Report>,
@@ -544,8 +560,9 @@ pub fn track_detections(
             None,
         )),
         Some(ctx) => {
-            let (r, s) =
-                crate::gpu::track::Tracker::new(ctx)?.track(ctx, detections, sensors, params)?;
+            let mut tracker = crate::gpu::track::Tracker::new(ctx)?;
+            tracker.cpu_fallback = cpu_fallback;
+            let (r, s) = tracker.track_with_progress(ctx, detections, sensors, params, progress)?;
             Ok((r, Some(s)))
         }
     }
@@ -579,6 +596,9 @@ pub struct HistorySummary {
     pub time_ranges: usize,
     /// Against the reports' `truth` labels, when they have them.
     pub score: Option<history::HistoryScore>,
+    /// Replays that `--backend auto` counted on the CPU after a GPU error, with the error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_rerun: Option<correlate::CpuRerun>,
     pub timing: HistoryTiming,
 }
 
@@ -610,6 +630,7 @@ pub fn history_files(
     opts: &HistoryOptions,
     choice: BackendChoice,
     gpu: &GpuOptions,
+    progress: impl FnMut(usize, usize),
 ) -> Result<HistoryRun> {
     opts.params.validate()?;
     let start = Instant::now();
@@ -624,17 +645,23 @@ pub fn history_files(
     let histories_s = t0.elapsed().as_secs_f64();
     let (ctx, note) = open_context(choice, gpu)?;
     let t0 = Instant::now();
-    let (result, counts, gpu_kernels) = match &ctx {
+    let (result, counts, gpu_kernels, cpu_rerun) = match &ctx {
         None => {
             let (r, c) = history::associate_cpu(&histories, &opts.params)?;
-            (r, c, None)
+            (r, c, None, None)
         }
-        Some(ctx) => crate::gpu::history::Counter::new(ctx)?.associate(
-            ctx,
-            &histories,
-            &opts.params,
-            opts.chunk_replays,
-        )?,
+        Some(ctx) => {
+            let mut counter = crate::gpu::history::Counter::new(ctx)?;
+            // `auto` promises a result: a chunk the GPU fails is counted on the CPU.
+            counter.cpu_fallback = choice == BackendChoice::Auto;
+            counter.associate_with_progress(
+                ctx,
+                &histories,
+                &opts.params,
+                opts.chunk_replays,
+                progress,
+            )?
+        }
     };
     let associate_s = t0.elapsed().as_secs_f64();
     let backend = Backend {
@@ -657,6 +684,7 @@ pub fn history_files(
             .map(|p| p.ranges.len())
             .sum(),
         score: history::score(&histories, &result),
+        cpu_rerun,
         timing: HistoryTiming {
             read_s,
             histories_s,

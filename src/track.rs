@@ -1,12 +1,14 @@
 //! Local tracking from raw detections (`trackcorr track`): for every sensor of every replay,
-//! independently, scan by scan:
+//! independently, scan by scan, a scan being one antenna turn ([`turns`]: a rotating radar
+//! stamps each plot with its own time):
 //!
-//! 1. **predict** every track to the scan time: an interacting multiple model ([`Imm`]) of two
-//!    ballistic filters, one with the high process noise of powered flight (thrust is not in
-//!    the model), one with the low noise of free flight;
-//! 2. **gate** every track against every detection with an extended Kalman filter in range,
-//!    azimuth and elevation (the sensor's noise from `sensors.csv`): the squared Mahalanobis
-//!    distance of the innovation, kept below the chi-square quantile on 3 degrees of freedom;
+//! 1. **predict** every track to the turn's time: an interacting multiple model ([`Imm`]) of
+//!    two ballistic filters, one with the high process noise of powered flight (thrust is not
+//!    in the model), one with the low noise of free flight;
+//! 2. **gate** every track against every detection, at the detection's own time, with an
+//!    extended Kalman filter in range, azimuth and elevation (the sensor's noise from
+//!    `sensors.csv`): the squared Mahalanobis distance of the innovation, kept below the
+//!    chi-square quantile on 3 degrees of freedom;
 //! 3. **assign** detections to tracks by global nearest neighbour (the exact solver, cost the
 //!    distance, a miss costing the gate);
 //! 4. **update** the assigned tracks (EKF, Joseph form). A confirmed track's update is
@@ -28,6 +30,7 @@ use crate::gate::chi_square_quantile;
 use crate::geo::{self, V3};
 use crate::linalg::{self, Mat6, Vec6};
 use crate::model::{Detection, HAS_VELOCITY_COV, Report, SensorTable};
+use crate::propagate;
 use crate::scenario::tracker::{self, Filter, Measurement, Q_BOOST, Q_COAST};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -273,6 +276,28 @@ impl Imm {
         moments(&self.modes, &self.prob)
     }
 
+    /// The combined estimate moved `dt` seconds on, to gate a detection stamped later in the
+    /// turn ([`propagate::shift`], with the modes' mean process noise).
+    pub fn gate_estimate(&self, dt: f64) -> (Vec6, Mat6) {
+        let (x, p) = self.estimate();
+        if dt == 0.0 {
+            return (x, p);
+        }
+        let q = self.prob[0] * MODE_Q[0] + self.prob[1] * MODE_Q[1];
+        propagate::shift(&x, &p, dt, q)
+    }
+
+    /// Moves every mode on to `t`, a detection's time later in the turn, without mixing
+    /// again (the turn's mixing is done), by the short step of [`propagate::shift`]: over a
+    /// fraction of a revisit it is within metres of the ballistic prediction, and it keeps
+    /// the GPU kernel small.
+    pub fn advance(&mut self, t: f64) {
+        for (j, m) in self.modes.iter_mut().enumerate() {
+            (m.x, m.p) = propagate::shift(&m.x, &m.p, t - m.time, MODE_Q[j]);
+            m.time = t;
+        }
+    }
+
     /// Updates with detection `z` taken with probability `w` and left out with `1 − w`: each
     /// mode becomes the moment-matched mixture of its update and its prediction.
     pub fn update_weighted(&mut self, site: &Site, z: &[f64; 3], w: f64) {
@@ -355,11 +380,12 @@ struct Lone {
     id: u64,
 }
 
-/// Gates `tracks` (already predicted to the scan) against the scan's detections not yet
-/// `taken`, assigns by global nearest neighbour and updates the winners; marks the detections
-/// they took.
+/// Gates `tracks` (already predicted to the turn's time `t`) against the turn's detections
+/// not yet `taken`, each at its own time, assigns by global nearest neighbour and updates the
+/// winners; marks the detections they took.
 fn associate(
     site: &Site,
+    t: f64,
     tracks: &mut [&mut Track],
     dets: &[Detection],
     taken: &mut [bool],
@@ -372,8 +398,13 @@ fn associate(
     let free: Vec<usize> = (0..dets.len()).filter(|&j| !taken[j]).collect();
     let mut cost = Vec::with_capacity(tracks.len() * free.len());
     for tr in tracks.iter() {
-        let (x, p) = tr.imm.estimate();
+        let at_t = tr.imm.estimate();
         cost.extend(free.iter().map(|&j| {
+            let (x, p) = if dets[j].time == t {
+                at_t
+            } else {
+                tr.imm.gate_estimate(dets[j].time - t)
+            };
             innovation(site, &x, &p, &dets[j].measurement)
                 .ok()
                 .map(|i| i.d2)
@@ -401,6 +432,9 @@ fn associate(
         match col {
             Some(c) => {
                 let d = &dets[free[c]];
+                if d.time != t {
+                    tr.imm.advance(d.time);
+                }
                 tr.imm.update_weighted(site, &d.measurement, w);
                 tr.hits += 1;
                 if tr.confirmed {
@@ -460,12 +494,12 @@ pub fn track_sensor(
     let mut next_number = 1u32;
     let mut next_id = 0u64;
     let mut reports = Vec::new();
-    let mut prev: Option<(f64, u64)> = None;
-    for scan_dets in scans(detections) {
-        let t = scan_dets[0].time;
+    let mut prev: Option<u64> = None;
+    for turn in turns(detections, site.revisit) {
+        let (t, scan, scan_dets) = (turn.time(), turn.index, turn.detections);
         let n = scan_dets.len();
-        let (scan, skipped) = scan_index(prev, t, site.revisit);
-        prev = Some((t, scan));
+        let skipped = prev.map_or(0, |p| (scan - p - 1).min(u64::from(u32::MAX)) as u32);
+        prev = Some(scan);
         for tr in &mut tracks {
             tr.misses += skipped;
         }
@@ -479,8 +513,8 @@ pub fn track_sensor(
         let mut taken = vec![false; n];
         let (mut confirmed, mut tentative): (Vec<&mut Track>, Vec<&mut Track>) =
             tracks.iter_mut().partition(|tr| tr.confirmed);
-        associate(site, &mut confirmed, scan_dets, &mut taken, gate, true)?;
-        associate(site, &mut tentative, scan_dets, &mut taken, gate, false)?;
+        associate(site, t, &mut confirmed, scan_dets, &mut taken, gate, true)?;
+        associate(site, t, &mut tentative, scan_dets, &mut taken, gate, false)?;
         // Confirmation; rivals built on the same initiating detections give way.
         let mut retired: Vec<u64> = Vec::new();
         for tr in tracks.iter_mut() {
@@ -512,7 +546,7 @@ pub fn track_sensor(
                     tracker::convert(&site.position, &site.basis, &d.measurement, &site.sigma);
                 next_id += 1;
                 Lone {
-                    m: Measurement { time: t, z, r },
+                    m: Measurement { time: d.time, z, r },
                     scan,
                     truth: d.truth,
                     id: next_id,
@@ -563,10 +597,11 @@ pub fn track_sensor(
         );
         lone = kept;
 
+        // At its detection's time, or the turn's for a track that missed it.
         for tr in tracks.iter().filter(|tr| tr.confirmed) {
             let (state, cov) = tr.imm.estimate();
             reports.push(Report {
-                time: t,
+                time: tr.imm.modes[0].time,
                 state,
                 cov,
                 replay,
@@ -581,25 +616,84 @@ pub fn track_sensor(
     Ok(reports)
 }
 
-/// The scans of one sensor's detections (sorted by time): runs of equal time.
-pub fn scans(detections: &[Detection]) -> impl Iterator<Item = &[Detection]> {
-    detections.chunk_by(|a, b| a.time == b.time)
+/// One antenna turn (scan) of a sensor: its number and its detections, in time order.
+#[derive(Clone, Copy, Debug)]
+pub struct Turn<'a> {
+    /// Turns since the sensor's first one (turns without detections count).
+    pub index: u64,
+    pub detections: &'a [Detection],
 }
 
-/// The number of the scan at `t` and how many scans without any detection (which leave no
-/// row) came since the previous one, `prev` = (its time, its number), from the revisit
-/// period.
-pub fn scan_index(prev: Option<(f64, u64)>, t: f64, revisit: f64) -> (u64, u32) {
-    match prev {
-        None => (0, 0),
-        Some((t0, s0)) => {
-            let k = ((t - t0) / revisit).round().max(1.0) as u64;
-            (
-                s0.saturating_add(k),
-                (k - 1).min(u64::from(u32::MAX)) as u32,
-            )
-        }
+impl Turn<'_> {
+    /// The time the turn's tracks are predicted to: its first detection's.
+    pub fn time(&self) -> f64 {
+        self.detections[0].time
     }
+}
+
+/// A sensor's detections (sorted by time) cut into antenna turns of `revisit` seconds.
+///
+/// A staring or phased-array radar stamps a whole scan with one time, but a rotating one
+/// stamps every plot with the moment the beam crossed it, so a turn's plots spread over
+/// nearly the whole period. A cut between turns must not fall on a target (its plots would
+/// land twice in one turn and never in the next), so it sits in the middle of a gap between
+/// plots: first the widest gap of the first period, then, turn after turn, the gap that holds
+/// the previous cut plus one period, within a quarter period of it. The cuts follow that gap
+/// as targets move in azimuth; where no plot is near, they step by exactly one period.
+pub fn turns(detections: &[Detection], revisit: f64) -> Vec<Turn<'_>> {
+    let Some(first) = detections.first() else {
+        return Vec::new();
+    };
+    let t1 = first.time;
+    // Widest gap on the circle of the first period: (its lower end, its width) after t1.
+    let mut widest = (0.0, 0.0);
+    let mut last = 0.0;
+    for d in detections.iter().skip(1) {
+        let p = d.time - t1;
+        if p >= revisit {
+            break;
+        }
+        if p - last > widest.1 {
+            widest = (last, p - last);
+        }
+        last = p;
+    }
+    if revisit - last >= widest.1 {
+        widest = (last, revisit - last);
+    }
+    let mut start = t1 + widest.0 + widest.1 / 2.0 - revisit;
+    let quarter = revisit / 4.0;
+    let (mut out, mut i, mut index) = (Vec::new(), 0, 0u64);
+    while i < detections.len() {
+        // Turns with no detection at all: step over them.
+        let ahead = ((detections[i].time - start) / revisit).floor() - 1.0;
+        if ahead >= 1.0 {
+            start += ahead * revisit;
+            index = index.saturating_add(ahead as u64);
+        }
+        let nominal = start + revisit;
+        let j = i + detections[i..].partition_point(|d| d.time < nominal);
+        let lo = if j > 0 {
+            detections[j - 1].time.max(nominal - quarter)
+        } else {
+            nominal - quarter
+        };
+        let hi = detections
+            .get(j)
+            .map_or(nominal + quarter, |d| d.time.min(nominal + quarter));
+        let cut = (lo + hi) / 2.0;
+        let end = i + detections[i..].partition_point(|d| d.time < cut);
+        if end > i {
+            out.push(Turn {
+                index,
+                detections: &detections[i..end],
+            });
+            i = end;
+        }
+        start = cut;
+        index = index.saturating_add(1);
+    }
+    out
 }
 
 /// Detections by (replay, sensor), each group in time order.
@@ -775,6 +869,60 @@ mod tests {
         assert_eq!(swap_weights(&[3.0], &[Some(0)], gate), vec![1.0]);
         let w = swap_weights(&[1.0, f64::INFINITY], &[Some(0), None], gate);
         assert_eq!(w, vec![1.0, 1.0]);
+    }
+
+    fn at(times: &[(f64, i32)]) -> Vec<Detection> {
+        times
+            .iter()
+            .map(|&(time, truth)| Detection {
+                time,
+                measurement: [1e5, 0.0, 0.1],
+                replay: 0,
+                sensor: 0,
+                truth,
+                _pad: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn turns_of_a_staring_radar_are_its_scans_and_count_empty_ones() {
+        let times = [0.4, 0.4, 2.4, 2.4, 2.4, 6.4, 1000.4].map(|t| (t, 0));
+        let dets = at(&times);
+        let turns = turns(&dets, 2.0);
+        let got: Vec<(u64, usize)> = turns
+            .iter()
+            .map(|t| (t.index, t.detections.len()))
+            .collect();
+        assert_eq!(got, [(0, 2), (1, 3), (3, 1), (500, 1)]);
+        assert_eq!(turns[1].time(), 2.4);
+    }
+
+    #[test]
+    fn turns_of_a_rotating_radar_cut_where_no_plot_is() {
+        // Three targets whose plots come 0.5, 2.5 and 3.9 s into a 5 s turn and drift later
+        // by 0.1 s a turn (they move clockwise). The widest gap is after the first plot, so
+        // the first turn holds it alone; from then on each turn holds each target once.
+        let mut times = Vec::new();
+        for k in 0..12 {
+            for (target, offset) in [0.5, 2.5, 3.9].into_iter().enumerate() {
+                times.push((
+                    5.0 * f64::from(k) + offset + 0.1 * f64::from(k),
+                    target as i32,
+                ));
+            }
+        }
+        let dets = at(&times);
+        let turns = turns(&dets, 5.0);
+        let sizes: Vec<usize> = turns.iter().map(|t| t.detections.len()).collect();
+        assert_eq!(sizes, [1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2]);
+        for (k, t) in turns.iter().enumerate() {
+            assert_eq!(t.index, k as u64);
+            let mut labels: Vec<i32> = t.detections.iter().map(|d| d.truth).collect();
+            labels.sort_unstable();
+            labels.dedup();
+            assert_eq!(labels.len(), t.detections.len(), "turn {k}: a target twice");
+        }
     }
 
     #[test]

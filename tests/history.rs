@@ -247,6 +247,54 @@ fn gpu_counts_like_cpu_on_random_batches_and_in_chunks() {
     assert!(rechecked < 50, "{rechecked} pairs rechecked");
 }
 
+/// A GPU lost at the second chunk: without the fallback counting stops with a retryable GPU
+/// error; with it (`--backend auto`) the later chunks are counted on the CPU, the answer is
+/// the same, and the replays so counted are named with the error.
+#[test]
+fn a_gpu_fault_while_counting_reruns_the_rest_on_the_cpu() {
+    let Some(small) = test_context(&GpuOptions {
+        max_binding_bytes: Some(32 << 10),
+    }) else {
+        return;
+    };
+    let mut counter = Counter::new(&small).unwrap();
+    let batch = random_batch(6, 40);
+    let params = HistoryParams {
+        threshold: 60.0,
+        confirm: 3,
+        misses: 2,
+        one_to_one: true,
+        measure: Measure::Euclidean,
+    };
+    let (cpu, _) = history::associate_cpu(&batch, &params).unwrap();
+    let mut done = Vec::new();
+    let (clean, _, _, rerun) = counter
+        .associate_with_progress(&small, &batch, &params, 256, |d, _| done.push(d))
+        .unwrap();
+    assert!(rerun.is_none() && clean == cpu);
+    assert!(
+        done.len() >= 3 && done.last() == Some(&batch.len()),
+        "{done:?}"
+    );
+
+    counter.inject_fault = Some(1);
+    let err = counter.associate(&small, &batch, &params, 256).unwrap_err();
+    assert!(
+        matches!(err, trackcorr::Error::Gpu(_)) && err.is_retryable(),
+        "{err}"
+    );
+
+    counter.cpu_fallback = true;
+    let (mixed, _, _, rerun) = counter
+        .associate_with_progress(&small, &batch, &params, 256, |_, _| {})
+        .unwrap();
+    assert_eq!(mixed, cpu);
+    let rerun = rerun.unwrap();
+    assert!(rerun.gpu_error.contains("device lost"));
+    let expected: Vec<u32> = batch[done[0]..].iter().map(|h| h.replay).collect();
+    assert_eq!(rerun.replays, expected);
+}
+
 #[test]
 fn salvo_history_on_epochs_is_pure_and_equal_on_both_backends() {
     let set = trackcorr::scenario::generate(&trackcorr::scenario::ScenarioOptions {

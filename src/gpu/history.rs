@@ -8,7 +8,9 @@
 //! recursive assignment over the few conflicting associations of a sensor pair) on the CPU.
 
 use super::{GpuContext, Kernel, cast_vec, dispatch};
+use crate::correlate::CpuRerun;
 use crate::error::{Error, Result};
+use crate::gpu::correlate::INJECT_FAULT;
 use crate::history::{
     self, HistoryCounts, HistoryParams, PairAssociation, ReplayAssociations, ReplayHistory,
 };
@@ -94,7 +96,21 @@ struct ChunkPlan {
 /// The compiled kernel.
 pub struct Counter {
     pipeline: wgpu::ComputePipeline,
+    /// On a GPU error, count the failed chunk and the rest on the CPU instead of stopping
+    /// (`--backend auto`).
+    pub cpu_fallback: bool,
+    /// Fail this chunk (from 0) as a lost device would; from [`INJECT_FAULT`].
+    pub inject_fault: Option<usize>,
 }
+
+/// What [`Counter::associate_with_progress`] gives: each replay's associations, the
+/// counts, the kernel's GPU time, and the replays counted on the CPU after a GPU error.
+pub type Associated = (
+    Vec<ReplayAssociations>,
+    HistoryCounts,
+    Option<super::KernelTimes>,
+    Option<CpuRerun>,
+);
 
 impl Counter {
     pub fn new(ctx: &GpuContext) -> Result<Self> {
@@ -104,6 +120,10 @@ impl Counter {
                 include_str!("../../shaders/history.wgsl"),
                 "main",
             )?,
+            cpu_fallback: false,
+            inject_fault: std::env::var(INJECT_FAULT)
+                .ok()
+                .and_then(|v| v.trim().parse().ok()),
         })
     }
 
@@ -120,21 +140,90 @@ impl Counter {
         HistoryCounts,
         Option<super::KernelTimes>,
     )> {
+        let (out, counts, times, _) =
+            self.associate_with_progress(ctx, histories, params, chunk_replays, |_, _| {})?;
+        Ok((out, counts, times))
+    }
+
+    /// [`Self::associate`], calling `progress(done, total)` in replays as chunks finish;
+    /// under `cpu_fallback`, a chunk the GPU fails and every later one are counted on the
+    /// CPU, and the replays so counted are returned with the error.
+    pub fn associate_with_progress(
+        &self,
+        ctx: &GpuContext,
+        histories: &[ReplayHistory],
+        params: &HistoryParams,
+        chunk_replays: usize,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<Associated> {
         params.validate()?;
         let mut counts = history::counts(histories);
         let mut times: Option<super::KernelTimes> = None;
         let mut out = Vec::with_capacity(histories.len());
-        for chunk in self.chunks(ctx, histories, chunk_replays.max(1))? {
-            let (pairs, rechecked, t) = self.count_chunk(ctx, chunk, params)?;
-            counts.rechecked_pairs += rechecked;
-            if let Some(t) = t {
-                times.get_or_insert_with(Default::default).add(&t);
+        let mut rerun: Option<CpuRerun> = None;
+        for (k, chunk) in self
+            .chunks(ctx, histories, chunk_replays.max(1))?
+            .into_iter()
+            .enumerate()
+        {
+            let on_gpu = match rerun {
+                // A lost device stays lost.
+                Some(_) => None,
+                None => match self.gpu_chunk(k, ctx, chunk, params) {
+                    Ok(r) => Some(r),
+                    Err(Error::Gpu(e)) if self.cpu_fallback => {
+                        log::warn!("GPU error ({e}); counting the rest on the CPU");
+                        rerun = Some(CpuRerun {
+                            replays: Vec::new(),
+                            gpu_error: e,
+                        });
+                        None
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
+            match on_gpu {
+                Some((pairs, rechecked, t)) => {
+                    counts.rechecked_pairs += rechecked;
+                    if let Some(t) = t {
+                        times.get_or_insert_with(Default::default).add(&t);
+                    }
+                    for (h, p) in chunk.iter().zip(pairs) {
+                        out.push(history::finish_replay(h, p, params)?);
+                    }
+                }
+                None => {
+                    let (mut cpu, _) = history::associate_cpu(chunk, params)?;
+                    out.append(&mut cpu);
+                    if let Some(r) = rerun.as_mut() {
+                        r.replays.extend(chunk.iter().map(|h| h.replay));
+                    }
+                }
             }
-            for (h, p) in chunk.iter().zip(pairs) {
-                out.push(history::finish_replay(h, p, params)?);
-            }
+            progress(out.len(), histories.len());
         }
-        Ok((out, counts, times))
+        Ok((out, counts, times, rerun))
+    }
+
+    /// Counts chunk number `chunk` on the GPU, or fails it as a lost device would when
+    /// [`INJECT_FAULT`] names it.
+    #[allow(
+        clippy::type_complexity,
+        reason = "count_chunk's triple, named at the call"
+    )]
+    fn gpu_chunk(
+        &self,
+        chunk: usize,
+        ctx: &GpuContext,
+        histories: &[ReplayHistory],
+        params: &HistoryParams,
+    ) -> Result<(Vec<Vec<PairAssociation>>, u64, Option<super::KernelTimes>)> {
+        if self.inject_fault == Some(chunk) {
+            return Err(Error::Gpu(format!(
+                "device lost (injected by {INJECT_FAULT}={chunk})"
+            )));
+        }
+        self.count_chunk(ctx, histories, params)
     }
 
     /// Splits the batch so that no table of a chunk passes the binding limit.

@@ -2,21 +2,29 @@
 //! per sensor of a replay, one dispatch per scan index, all scans of a chunk of trackers in
 //! one submission with one read-back. CPU twin: [`crate::track::track_sensor`].
 //!
-//! The host prepares the inputs (scans, detections with their converted positions, relative
-//! to each sensor's site) and turns the reports back into ECEF. A tracker the GPU cannot hold
+//! The host prepares the inputs (scans cut into antenna turns by [`track::turns`], detections
+//! with their converted positions relative to each sensor's site and their times) and turns
+//! the reports back into ECEF, each at the time of the detection it names. A tracker the GPU cannot hold
 //! (more than 32 detections in a scan, 64 tracks, 32 waiting detections, or an assignment past
 //! the kernel's iteration budget) is tracked again on the CPU; the count is returned.
 
 use super::{GpuContext, Kernel, KernelTimes, cast_vec, dispatch_workgroups};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::gpu::correlate::INJECT_FAULT;
 use crate::model::{Detection, HAS_VELOCITY_COV, Report, SensorTable};
 use crate::scenario::tracker;
 use crate::track::{self, MODE_Q, MODE_TRANSITION, Site, TrackerParams};
+use rayon::prelude::*;
 
 /// Limits of one tracker on the GPU; keep in sync with shaders/track.wgsl.
 const SLOTS: usize = 64;
 const LONE: usize = 32;
 const MAX_DETS: usize = 32;
+
+/// Scan steps recorded per submission: each dispatch advances every tracker of a chunk by
+/// one scan (about 20 ms for 1 000 trackers on an H100, BENCHMARKS.md), so a submission stays
+/// well inside a desktop driver's watchdog (2 s on Windows) on slower GPUs too.
+pub const STEPS_PER_SUBMISSION: u32 = 16;
 
 /// Keep in sync with `struct Params` in shaders/track.wgsl.
 #[repr(C)]
@@ -60,7 +68,9 @@ struct GpuScan {
     skipped: u32,
     index: u32,
     time: f32,
-    _pad: [u32; 3],
+    /// 1 when a detection is stamped after the scan's time.
+    spread: u32,
+    _pad: [u32; 2],
 }
 
 /// Keep in sync with `struct Det`.
@@ -72,11 +82,14 @@ struct GpuDetection {
     z: [f32; 3],
     id: u32,
     r: [f32; 6],
-    _pad: [u32; 2],
+    /// Seconds since the tracker's first turn.
+    time: f32,
+    /// Seconds after its turn's time (0 for a radar that stamps a whole scan at once).
+    dt: f32,
 }
 
-/// Keep in sync with `struct Slot` (408 bytes, zero = free).
-const SLOT_BYTES: usize = 408;
+/// Keep in sync with `struct Slot` (412 bytes, zero = free).
+const SLOT_BYTES: usize = 412;
 /// Keep in sync with `struct Lone`.
 const LONE_BYTES: usize = 56;
 
@@ -98,6 +111,8 @@ struct GpuTrackReport {
     step: u32,
     number: u32,
     truth: i32,
+    /// The detection whose time the report has, or −1 for its turn's time.
+    det: i32,
     state: [f32; 6],
     cov: [f32; 36],
 }
@@ -107,7 +122,7 @@ struct Plan {
     replay: u32,
     sensor: u32,
     site: Site,
-    /// Time of each scan (f64, as read).
+    /// Time of each antenna turn (its first detection's, f64 as read).
     times: Vec<f64>,
     /// Detections in time order (for a rerun on the CPU).
     detections: Vec<Detection>,
@@ -116,17 +131,26 @@ struct Plan {
 }
 
 /// What the GPU tracking did besides its reports.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct GpuTrackStats {
     pub trackers: usize,
     /// Trackers run on the CPU instead (outgrew the kernel's limits).
     pub trackers_on_cpu: usize,
+    /// Trackers run on the CPU after a GPU error (device lost, out of memory) under
+    /// `cpu_fallback`, and that error.
+    pub trackers_after_gpu_error: usize,
+    pub gpu_error: Option<String>,
     pub gpu_kernels: Option<KernelTimes>,
 }
 
 /// The compiled kernel.
 pub struct Tracker {
     pipeline: wgpu::ComputePipeline,
+    /// On a GPU error, track the failed chunk and the rest on the CPU instead of stopping
+    /// (`--backend auto`).
+    pub cpu_fallback: bool,
+    /// Fail this chunk (from 0) as a lost device would; from [`INJECT_FAULT`].
+    pub inject_fault: Option<usize>,
 }
 
 impl Tracker {
@@ -141,6 +165,10 @@ impl Tracker {
                 ),
                 "main",
             )?,
+            cpu_fallback: false,
+            inject_fault: std::env::var(INJECT_FAULT)
+                .ok()
+                .and_then(|v| v.trim().parse().ok()),
         })
     }
 
@@ -153,14 +181,26 @@ impl Tracker {
         sensors: &SensorTable,
         params: &TrackerParams,
     ) -> Result<(Vec<Report>, GpuTrackStats)> {
+        self.track_with_progress(ctx, detections, sensors, params, |_, _| {})
+    }
+
+    /// [`Self::track`], calling `progress(done, total)` in trackers as chunks finish.
+    pub fn track_with_progress(
+        &self,
+        ctx: &GpuContext,
+        detections: &[Detection],
+        sensors: &SensorTable,
+        params: &TrackerParams,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<(Vec<Report>, GpuTrackStats)> {
         params.validate()?;
         let sites = track::sites(sensors);
         let mut plans = Vec::new();
         for (replay, sensor, dets) in track::group_detections(detections) {
             let site = track::site_of(&sites, sensors, sensor)?;
-            let mut times: Vec<f64> = dets.iter().map(|d| d.time).collect();
-            times.dedup();
-            let widest = track::scans(&dets).map(|s| s.len()).max().unwrap_or(0);
+            let turns = track::turns(&dets, site.revisit);
+            let times: Vec<f64> = turns.iter().map(|t| t.time()).collect();
+            let widest = turns.iter().map(|t| t.detections.len()).max().unwrap_or(0);
             plans.push(Plan {
                 replay,
                 sensor,
@@ -176,33 +216,73 @@ impl Tracker {
         };
         let per_chunk = (ctx.max_binding_bytes as usize / (SLOTS * SLOT_BYTES)).clamp(1, 1024);
         let mut reports = Vec::new();
-        for chunk in plans.chunks(per_chunk) {
-            let (mut r, rerun, t) = self.run_chunk(ctx, chunk, params)?;
-            reports.append(&mut r);
-            if let Some(t) = t {
-                stats
-                    .gpu_kernels
-                    .get_or_insert_with(Default::default)
-                    .add(&t);
-            }
-            for k in rerun {
-                let p = &chunk[k];
-                stats.trackers_on_cpu += 1;
-                reports.extend(track::track_sensor(
-                    &p.site,
-                    p.replay,
-                    p.sensor,
-                    &p.detections,
-                    params,
-                )?);
-            }
+        let mut done = 0;
+        for (k, chunk) in plans.chunks(per_chunk).enumerate() {
+            let on_gpu = match stats.gpu_error {
+                // A lost device stays lost.
+                Some(_) => None,
+                None => match self.gpu_chunk(k, ctx, chunk, params) {
+                    Ok(out) => Some(out),
+                    Err(Error::Gpu(e)) if self.cpu_fallback => {
+                        log::warn!("GPU error ({e}); tracking the rest on the CPU");
+                        stats.gpu_error = Some(e);
+                        None
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
+            let rerun: Vec<&Plan> = match on_gpu {
+                Some((mut r, rerun, t)) => {
+                    reports.append(&mut r);
+                    if let Some(t) = t {
+                        stats
+                            .gpu_kernels
+                            .get_or_insert_with(Default::default)
+                            .add(&t);
+                    }
+                    stats.trackers_on_cpu += rerun.len();
+                    rerun.into_iter().map(|k| &chunk[k]).collect()
+                }
+                None => {
+                    stats.trackers_after_gpu_error += chunk.len();
+                    chunk.iter().collect()
+                }
+            };
+            let cpu: Vec<Vec<Report>> = rerun
+                .par_iter()
+                .map(|p| track::track_sensor(&p.site, p.replay, p.sensor, &p.detections, params))
+                .collect::<Result<_>>()?;
+            reports.extend(cpu.into_iter().flatten());
+            done += chunk.len();
+            progress(done, plans.len());
         }
         track::sort_reports(&mut reports);
         Ok((reports, stats))
     }
 
-    /// One submission over a chunk of trackers: their reports, the trackers to rerun on the
-    /// CPU, the kernel's GPU time.
+    /// Runs chunk number `chunk` on the GPU, or fails it as a lost device would when
+    /// [`INJECT_FAULT`] names it.
+    #[allow(
+        clippy::type_complexity,
+        reason = "a private triple, named at the call"
+    )]
+    fn gpu_chunk(
+        &self,
+        chunk: usize,
+        ctx: &GpuContext,
+        plans: &[Plan],
+        params: &TrackerParams,
+    ) -> Result<(Vec<Report>, Vec<usize>, Option<KernelTimes>)> {
+        if self.inject_fault == Some(chunk) {
+            return Err(Error::Gpu(format!(
+                "device lost (injected by {INJECT_FAULT}={chunk})"
+            )));
+        }
+        self.run_chunk(ctx, plans, params)
+    }
+
+    /// A chunk of trackers, [`STEPS_PER_SUBMISSION`] scans per submission and one read-back:
+    /// their reports, the trackers to rerun on the CPU, the kernel's GPU time.
     #[allow(
         clippy::type_complexity,
         reason = "a private triple, named at the call"
@@ -216,25 +296,28 @@ impl Tracker {
         let mut trackers = Vec::with_capacity(chunk.len());
         let mut scans = Vec::new();
         let mut dets = Vec::new();
+        // Each detection's time as read, for the reports of the tracks it updated.
+        let mut det_times = Vec::new();
         for p in chunk {
             let f = |v: &[f64; 3]| [v[0] as f32, v[1] as f32, v[2] as f32, 0.0];
             let first = scans.len() as u32;
             if !p.on_cpu {
-                let mut prev: Option<(f64, u64)> = None;
+                let mut prev: Option<u64> = None;
                 let mut id = 0u32;
-                for scan in track::scans(&p.detections) {
-                    let t = scan[0].time;
-                    let (index, skipped) = track::scan_index(prev, t, p.site.revisit);
-                    prev = Some((t, index));
+                for turn in track::turns(&p.detections, p.site.revisit) {
+                    let (t, index) = (turn.time(), turn.index);
+                    let skipped = prev.map_or(0, |k| (index - k - 1).min(u64::from(u32::MAX)));
+                    prev = Some(index);
                     scans.push(GpuScan {
                         det_first: dets.len() as u32,
-                        det_count: scan.len() as u32,
-                        skipped,
+                        det_count: turn.detections.len() as u32,
+                        skipped: skipped as u32,
                         index: index as u32,
                         time: (t - p.times[0]) as f32,
-                        _pad: [0; 3],
+                        spread: u32::from(turn.detections.iter().any(|d| d.time != t)),
+                        _pad: [0; 2],
                     });
-                    for d in scan {
+                    for d in turn.detections {
                         let (z, r) = tracker::convert(
                             &p.site.position,
                             &p.site.basis,
@@ -249,8 +332,10 @@ impl Tracker {
                             id,
                             r: [r[0][0], r[0][1], r[0][2], r[1][1], r[1][2], r[2][2]]
                                 .map(|v| v as f32),
-                            _pad: [0; 2],
+                            time: (d.time - p.times[0]) as f32,
+                            dt: (d.time - t) as f32,
                         });
+                        det_times.push(d.time);
                     }
                 }
             }
@@ -298,7 +383,18 @@ impl Tracker {
                 capacity * size_of::<GpuTrackReport>() as u64,
             )?;
             let mut rec = ctx.encoder();
+            let mut times: Option<KernelTimes> = None;
+            let mut add_times = |t: Option<KernelTimes>| {
+                if let Some(t) = t {
+                    times.get_or_insert_with(Default::default).add(&t);
+                }
+            };
             for step in 0..steps {
+                if step > 0 && step % STEPS_PER_SUBMISSION == 0 {
+                    // A short submission; the state stays on the GPU for the next.
+                    let full = std::mem::replace(&mut rec, ctx.encoder());
+                    add_times(ctx.submit_and_read_timed(full, &[])?.1);
+                }
                 let tp = TrackParams {
                     gate: gate as f32,
                     confirm_hits: params.confirm_hits,
@@ -343,8 +439,8 @@ impl Tracker {
                     n as u32,
                 );
             }
-            let (bytes, times) =
-                ctx.submit_and_read_timed(rec, &[&b_counter, &b_out, &b_states])?;
+            let (bytes, last) = ctx.submit_and_read_timed(rec, &[&b_counter, &b_out, &b_states])?;
+            add_times(last);
             let count = u64::from(cast_vec::<u32>(&bytes[0])[0]);
             if count > capacity {
                 capacity = count;
@@ -369,7 +465,11 @@ impl Tracker {
                         std::array::from_fn(|j| f64::from(o.cov[i * 6 + j]))
                     }));
                     Report {
-                        time: p.times[o.step as usize],
+                        time: if o.det >= 0 {
+                            det_times[o.det as usize]
+                        } else {
+                            p.times[o.step as usize]
+                        },
                         state,
                         cov,
                         replay: p.replay,

@@ -42,6 +42,18 @@ pub enum ScenarioName {
     Salvo,
 }
 
+/// How the radars time-stamp their plots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Antenna {
+    /// A whole scan at one time (a phased array's frame).
+    #[default]
+    Staring,
+    /// Each plot at the moment a rotating beam crossed it: the scan's start plus the azimuth's
+    /// share of the revisit period (clockwise from north).
+    Rotating,
+}
+
 /// Options of [`generate`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScenarioOptions {
@@ -54,6 +66,7 @@ pub struct ScenarioOptions {
     pub duration: Option<f64>,
     /// Make only this shard's replays (`--shard`).
     pub shard: crate::shard::Shard,
+    pub antenna: Antenna,
 }
 
 impl Default for ScenarioOptions {
@@ -65,6 +78,7 @@ impl Default for ScenarioOptions {
             objects: 8,
             duration: None,
             shard: crate::shard::Shard::WHOLE,
+            antenna: Antenna::Staring,
         }
     }
 }
@@ -378,6 +392,29 @@ impl Target<'_> {
     }
 }
 
+/// Seconds after a rotating antenna's turn starts (at north) until its beam points at
+/// azimuth `az` (rad).
+fn beam_delay(az: f64, revisit: f64) -> f64 {
+    az.rem_euclid(std::f64::consts::TAU) / std::f64::consts::TAU * revisit
+}
+
+/// When a rotating antenna's beam, in the turn that starts (at north) at `start`, crosses a
+/// target whose azimuth at time t is `az_at(t)`; `None` when it does not in this turn (it
+/// crossed north ahead of the beam, to be met early in the next turn) or leaves no azimuth.
+pub fn beam_time(start: f64, revisit: f64, az_at: impl Fn(f64) -> Option<f64>) -> Option<f64> {
+    let mut t = start + beam_delay(az_at(start)?, revisit);
+    // The target moves little in a turn: a few fixed-point steps settle the time, unless it
+    // runs across north, where they jump between the turn's two ends.
+    for _ in 0..4 {
+        let next = start + beam_delay(az_at(t)?, revisit);
+        if (next - t).abs() < 1e-6 * revisit {
+            return Some(next);
+        }
+        t = next;
+    }
+    None
+}
+
 fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -> ReplayData {
     let mut rng = ChaCha8Rng::seed_from_u64(replay_seed(opts.seed, replay));
     let missiles = salvo_missiles(&mut rng, opts.objects);
@@ -453,10 +490,25 @@ fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -
         let mut per_target: Vec<Vec<(f64, Option<Measurement>)>> = vec![Vec::new(); targets.len()];
         for &t in &scans {
             for (k, (truth_id, target)) in targets.iter().enumerate() {
-                let Some(state) = target.state(t) else {
+                let Some(mut state) = target.state(t) else {
                     continue;
                 };
-                let (r, az, el) = geo::range_az_el(&site, &basis, &[state[0], state[1], state[2]]);
+                let (mut r, mut az, mut el) =
+                    geo::range_az_el(&site, &basis, &[state[0], state[1], state[2]]);
+                let mut t = t;
+                if opts.antenna == Antenna::Rotating {
+                    let az_at = |t: f64| {
+                        let s = target.state(t)?;
+                        Some(geo::range_az_el(&site, &basis, &[s[0], s[1], s[2]]).1)
+                    };
+                    match beam_time(t, radar.revisit, az_at) {
+                        Some(tb) if tb <= end => t = tb,
+                        _ => continue,
+                    }
+                    let Some(s) = target.state(t) else { continue };
+                    state = s;
+                    (r, az, el) = geo::range_az_el(&site, &basis, &[state[0], state[1], state[2]]);
+                }
                 let phantom = *truth_id == NO_TRUTH;
                 let in_cover = r <= radar.max_range && el >= radar.min_elevation;
                 if !in_cover && !phantom {
@@ -486,13 +538,21 @@ fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -
             let n_fa = Poisson::new(radar.false_alarms.max(1e-9))
                 .map_or(0.0, |p: Poisson<f64>| p.sample(&mut rng)) as usize;
             for _ in 0..n_fa {
+                let measurement = [
+                    rng.random_range(20e3..radar.max_range),
+                    rng.random_range(0.0..std::f64::consts::TAU),
+                    radar.min_elevation + rng.random_range(0.0..0.5),
+                ];
+                let time = match opts.antenna {
+                    Antenna::Staring => t,
+                    Antenna::Rotating => t + beam_delay(measurement[1], radar.revisit),
+                };
+                if time > end {
+                    continue;
+                }
                 detections.push(Detection {
-                    time: t,
-                    measurement: [
-                        rng.random_range(20e3..radar.max_range),
-                        rng.random_range(0.0..std::f64::consts::TAU),
-                        radar.min_elevation + rng.random_range(0.0..0.5),
-                    ],
+                    time,
+                    measurement,
                     replay,
                     sensor: s_idx as u32,
                     truth: NO_TRUTH,

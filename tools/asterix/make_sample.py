@@ -15,8 +15,10 @@ Writes, in --out:
   truth_positions.csv   per target plot: time, sensor, object, the true ECEF position, and
                         the ECEF position of the noisy measurement before ASTERIX quantisation.
 
-Two aircraft (FL 350 level, and a climb from 4000 m to about 5000 m) for 150 s, starting at
-23:58:30 UTC so that the time of day wraps past midnight. Radar R25-1 (Mode C height) turns in
+Four aircraft (FL 350 level; a climb from 4000 m to about 5000 m; FL 280 level; a descent from
+FL 240 to about FL 203) for 150 s, starting at 23:58:30 UTC so that the time of day wraps past
+midnight. Each radar sees the four spread in azimuth, so that a turn holds one plot of each
+at its own time, as a rotating radar's do. Radar R25-1 (Mode C height) turns in
 4.0 s, R25-2 (a 3-D radar: I110 measured height besides Mode C) in 4.8 s. Measurement noise
 is Gaussian cut at 3 sigma (so the test can bound it) from a fixed seed: same bytes on every
 run. Truth heights are above the WGS84 ellipsoid and, in this synthetic world, Mode C
@@ -57,6 +59,12 @@ TARGETS = [
          climb=0.0, mode3a="4512"),
     dict(obj=1, lat=48.90, lon=12.00, heading=200.0, speed=180.0, h=4000.0, climb=7.0,
          mode3a="2107"),
+    # Two more, placed so that each radar sees the four at least about 58 degrees apart in
+    # azimuth (but for 0 and 1 on R25-2 late on): a plot of each in its own part of the turn.
+    dict(obj=2, lat=47.45, lon=11.75, heading=180.0, speed=210.0, h=280 * 100 * geo.FT,
+         climb=0.0, mode3a="5263"),
+    dict(obj=3, lat=48.05, lon=13.15, heading=135.0, speed=160.0, h=240 * 100 * geo.FT,
+         climb=-7.5, mode3a="3341"),
 ]
 
 
