@@ -119,14 +119,7 @@ fn propagate_track(origin: vec3<f32>, x: array<f32, 6>, p: array<f32, 36>, dt: f
     }
     var p1 = congruence(phi, p);
     if (dt != 0.0) {
-        // White-noise acceleration; the cross term is negative backward in time.
-        let a = abs(dt);
-        for (var i = 0u; i < 3u; i++) {
-            p1[i * 6u + i] += q * a * a * a / 3.0;
-            p1[i * 6u + i + 3u] += q * dt * a / 2.0;
-            p1[(i + 3u) * 6u + i] += q * dt * a / 2.0;
-            p1[(i + 3u) * 6u + i + 3u] += q * a;
-        }
+        p1 = add_process_noise(p1, q, dt);
     }
     var moved: Track;
     moved.state = s;
@@ -134,9 +127,24 @@ fn propagate_track(origin: vec3<f32>, x: array<f32, 6>, p: array<f32, 36>, dt: f
     return moved;
 }
 
-// A step of dt seconds within an antenna turn, for gating a detection stamped after the time
-// its track was predicted to: the acceleration at x held constant, the transition of constant
-// velocity, white-noise acceleration q. CPU twin: `propagate::shift`.
+// P plus white-noise acceleration q over dt; the cross term is negative backward in time.
+// CPU twin: `propagate::process_noise`.
+fn add_process_noise(p: array<f32, 36>, q: f32, dt: f32) -> array<f32, 36> {
+    var p1 = p;
+    let a = abs(dt);
+    for (var i = 0u; i < 3u; i++) {
+        p1[i * 6u + i] += q * a * a * a / 3.0;
+        p1[i * 6u + i + 3u] += q * dt * a / 2.0;
+        p1[(i + 3u) * 6u + i] += q * dt * a / 2.0;
+        p1[(i + 3u) * 6u + i + 3u] += q * a;
+    }
+    return p1;
+}
+
+// A step of dt seconds within an antenna turn, from the time a track was predicted to on to a
+// detection stamped later (to gate it, then to update with it): the acceleration at x held
+// constant, the transition of constant velocity, white-noise acceleration q. CPU twin:
+// `propagate::shift`.
 fn shift_track(origin: vec3<f32>, x: array<f32, 6>, p: array<f32, 36>, dt: f32, q: f32) -> Track {
     let d = derivative(origin, x);
     var s = x;
@@ -149,16 +157,8 @@ fn shift_track(origin: vec3<f32>, x: array<f32, 6>, p: array<f32, 36>, dt: f32, 
         s[i + 3u] = x[i + 3u] + dt * d[i + 3u];
         phi[i * 6u + i + 3u] = dt;
     }
-    var p1 = congruence(phi, p);
-    let a = abs(dt);
-    for (var i = 0u; i < 3u; i++) {
-        p1[i * 6u + i] += q * a * a * a / 3.0;
-        p1[i * 6u + i + 3u] += q * dt * a / 2.0;
-        p1[(i + 3u) * 6u + i] += q * dt * a / 2.0;
-        p1[(i + 3u) * 6u + i + 3u] += q * a;
-    }
     var moved: Track;
     moved.state = s;
-    moved.cov = symmetrize(p1);
+    moved.cov = symmetrize(add_process_noise(congruence(phi, p), q, dt));
     return moved;
 }

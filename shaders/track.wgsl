@@ -50,6 +50,13 @@ struct Params {
     t01: f32,
     t10: f32,
     t11: f32,
+    // 2, from the host, so that the compiler cannot unroll two-pass loops (over the modes;
+    // confirmed then tentative tracks) into two inlined copies of their bodies: llvmpipe
+    // compiles this kernel once per run, for minutes.
+    two: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 // Keep in sync with `GpuTracker`.
@@ -342,6 +349,11 @@ fn moments(a: Mode, b: Mode, w0: f32, w1: f32) -> Mode {
     }
     r.p = symmetrize(r.p);
     return r;
+}
+
+// Process noise of mode k: powered, then free flight.
+fn mode_q(k: u32) -> f32 {
+    return select(params.q_coast, params.q_boost, k == 0u);
 }
 
 fn alive(s: Slot) -> bool {
@@ -772,12 +784,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let mixed0 = moments(s.m0, s.m1, params.t00 * s.prob0 / c0, params.t10 * s.prob1 / c0);
         let mixed1 = moments(s.m0, s.m1, params.t01 * s.prob0 / c1, params.t11 * s.prob1 / c1);
         let dt = sc.time - s.time;
-        let p0 = propagate_track(tk.origin.xyz, mixed0.x, mixed0.p, dt, params.q_boost,
-                                 params.max_step, 1u);
-        let p1 = propagate_track(tk.origin.xyz, mixed1.x, mixed1.p, dt, params.q_coast,
-                                 params.max_step, 1u);
-        s.m0 = Mode(p0.state, p0.cov);
-        s.m1 = Mode(p1.state, p1.cov);
+        // One mode per pass (see `two`): one inlined copy of RK4 with Φ.
+        var modes = array<Mode, 2>(mixed0, mixed1);
+        for (var k = 0u; k < params.two; k++) {
+            let moved = propagate_track(tk.origin.xyz, modes[k].x, modes[k].p, dt, mode_q(k),
+                                        params.max_step, 1u);
+            modes[k] = Mode(moved.state, moved.cov);
+        }
+        s.m0 = modes[0];
+        s.m1 = modes[1];
         s.prob0 = c0;
         s.prob1 = c1;
         s.time = sc.time;
@@ -817,26 +832,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         var order: array<u32, 64>;
         let n = slots_by_key(t, &order);
-        var rows: array<u32, 64>;
-        var nr = 0u;
-        for (var k = 0u; k < n; k++) {
-            if (slots[t * SLOTS + order[k]].confirmed == 1u) {
-                rows[nr] = order[k];
-                nr++;
-            }
-        }
         var taken: array<u32, 32>;
-        var ok = assign_rows(&rows, nr, &taken, sc.det_count);
-        nr = 0u;
-        for (var k = 0u; k < n; k++) {
-            if (slots[t * SLOTS + order[k]].confirmed == 0u) {
-                rows[nr] = order[k];
-                nr++;
+        // First the confirmed tracks, then the tentative ones (one inlined solver).
+        for (var which = 0u; which < params.two; which++) {
+            var rows: array<u32, 64>;
+            var nr = 0u;
+            for (var k = 0u; k < n; k++) {
+                if (slots[t * SLOTS + order[k]].confirmed == 1u - which) {
+                    rows[nr] = order[k];
+                    nr++;
+                }
             }
-        }
-        ok = ok && assign_rows(&rows, nr, &taken, sc.det_count);
-        if (!ok) {
-            states[t].overflow = 1u;
+            if (!assign_rows(&rows, nr, &taken, sc.det_count)) {
+                states[t].overflow = 1u;
+                break;
+            }
         }
     }
     workgroupBarrier();
@@ -847,31 +857,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let a = assigned[lid];
         if (a >= 0) {
             let d = dets[sc.det_first + u32(a)];
-            if (d.dt != 0.0) {
-                // Each mode on to the detection's time (the turn's mixing is done).
-                let p0 = shift_track(tk.origin.xyz, s.m0.x, s.m0.p, d.dt, params.q_boost);
-                let p1 = shift_track(tk.origin.xyz, s.m1.x, s.m1.p, d.dt, params.q_coast);
-                s.m0 = Mode(p0.state, p0.cov);
-                s.m1 = Mode(p1.state, p1.cov);
-            }
             s.time = d.time;
             s.det = a + i32(sc.det_first);
-            // Whole variables only: naga 30's SPIR-V writer cannot pass a pointer to a field.
-            var m0 = s.m0;
-            var m1 = s.m1;
-            let l0 = update_mode(&m0, tk, d.rae);
-            let l1 = update_mode(&m1, tk, d.rae);
             // A confirmed track moves only as far as its detection is surely its own.
             var w = 1.0;
             if (s.confirmed == 1u) {
                 w = swap_weight(t, lid);
             }
-            if (w < 1.0) {
-                m0 = moments(m0, s.m0, w, 1.0 - w);
-                m1 = moments(m1, s.m1, w, 1.0 - w);
+            // One mode per pass (see `two`).
+            var modes = array<Mode, 2>(s.m0, s.m1);
+            var log_l = array<f32, 2>(0.0, 0.0);
+            for (var k = 0u; k < params.two; k++) {
+                var prior = modes[k];
+                if (d.dt != 0.0) {
+                    // On to the detection's time (the turn's mixing is done).
+                    let moved = shift_track(tk.origin.xyz, prior.x, prior.p, d.dt, mode_q(k));
+                    prior = Mode(moved.state, moved.cov);
+                }
+                var m = prior;
+                log_l[k] = update_mode(&m, tk, d.rae);
+                if (w < 1.0) {
+                    m = moments(m, prior, w, 1.0 - w);
+                }
+                modes[k] = m;
             }
-            s.m0 = m0;
-            s.m1 = m1;
+            s.m0 = modes[0];
+            s.m1 = modes[1];
+            let l0 = log_l[0];
+            let l1 = log_l[1];
             let top = max(l0, l1);
             let w0 = s.prob0 * exp(l0 - top);
             let w1 = s.prob1 * exp(l1 - top);

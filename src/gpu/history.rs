@@ -93,6 +93,26 @@ struct ChunkPlan {
     pairs: u32,
 }
 
+/// Steps of the pairs' walks (each pair walks both its histories once) that one submission
+/// may hold: a submission stays short, so that a desktop driver's watchdog (2 s on Windows)
+/// never resets the device. llvmpipe walks about 4·10⁷ a second on this project's 2-core
+/// machine (the 200-replay batch of BENCHMARKS.md, `--epoch-interval 2`: about 9·10⁷ steps,
+/// three submissions, 2.0 s of kernel); a GPU, far more.
+pub const MAX_CHUNK_PAIR_STEPS: u64 = 1 << 25;
+
+/// The walk steps of every pair of block `b` of `h`: each of its a tracks walks with each of
+/// its b tracks.
+fn pair_steps(h: &ReplayHistory, b: &history::Block) -> u64 {
+    let len = |first: u32, count: u32| -> u64 {
+        h.tracks[first as usize..(first + count) as usize]
+            .iter()
+            .map(|t| t.times.len() as u64)
+            .sum()
+    };
+    u64::from(b.b_count) * len(b.a_first, b.a_count)
+        + u64::from(b.a_count) * len(b.b_first, b.b_count)
+}
+
 /// The compiled kernel.
 pub struct Counter {
     pipeline: wgpu::ComputePipeline,
@@ -237,19 +257,24 @@ impl Counter {
         let mut out = Vec::new();
         let mut start = 0;
         while start < histories.len() {
-            let (mut samples, mut pairs) = (0u64, 0u64);
+            let (mut samples, mut pairs, mut steps) = (0u64, 0u64, 0u64);
             let mut end = start;
             while end < histories.len() && end - start < max_replays {
                 let h = &histories[end];
                 let s: u64 = h.tracks.iter().map(|t| t.times.len() as u64).sum();
-                let p: u64 = h
-                    .blocks()
+                let blocks = h.blocks();
+                let p: u64 = blocks
                     .iter()
                     .map(|b| u64::from(b.a_count) * u64::from(b.b_count))
                     .sum();
+                let w: u64 = blocks.iter().map(|b| pair_steps(h, b)).sum();
                 let too_big = (samples + s) * size_of::<GpuSample>() as u64 > limit
                     || (pairs + p) * size_of::<GpuRange>() as u64 > limit
                     || pairs + p > u64::from(u32::MAX / 2);
+                // A replay alone may pass the work budget; it then goes alone.
+                if end > start && steps + w > MAX_CHUNK_PAIR_STEPS {
+                    break;
+                }
                 if too_big {
                     if end == start {
                         return Err(Error::Gpu(format!(
@@ -262,6 +287,7 @@ impl Counter {
                 }
                 samples += s;
                 pairs += p;
+                steps += w;
                 end += 1;
             }
             out.push(&histories[start..end]);

@@ -43,6 +43,10 @@ struct TrackParams {
     q_boost: f32,
     q_coast: f32,
     t: [f32; 4],
+    /// 2: the kernel's two-pass loops take their length from here, so that its compiler
+    /// does not unroll them (llvmpipe's compile time).
+    two: u32,
+    _pad: [u32; 3],
 }
 
 /// Keep in sync with `struct Tracker`.
@@ -414,6 +418,8 @@ impl Tracker {
                         MODE_TRANSITION[1][0] as f32,
                         MODE_TRANSITION[1][1] as f32,
                     ],
+                    two: 2,
+                    _pad: [0; 3],
                 };
                 let b_params = ctx.uniform("track params", bytemuck::bytes_of(&tp))?;
                 let bind = ctx.bind(
