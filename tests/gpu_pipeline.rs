@@ -87,12 +87,13 @@ fn a_batch_equals_its_replays_run_one_by_one_and_chunking_changes_nothing() {
     let Some(gpu) = backend(&GpuOptions::default()) else {
         return;
     };
-    // 100 short replays (the first 120 s of each engagement).
-    let set = salvo(9, 100, Some(120.0));
+    // 50 short replays (the first 120 s of each engagement); 100 took llvmpipe, CI's
+    // adapter, nearly five minutes.
+    let set = salvo(9, 50, Some(120.0));
     let cfg = Config::default();
     let batch = gpu.correlate(&set, &cfg, |_, _| {}, None).unwrap();
-    assert_eq!(batch.replays.len(), 100);
-    for r in [0u32, 37, 99] {
+    assert_eq!(batch.replays.len(), 50);
+    for r in [0u32, 23, 49] {
         let one = ReportSet {
             reports: set
                 .reports
