@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod model;
 pub mod output;
 pub mod plot;
+pub mod progress;
 pub mod propagate;
 pub mod run;
 pub mod scenario;

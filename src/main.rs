@@ -731,6 +731,9 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
             r.gpu_error
         );
     }
+    if let Some(t) = &result.summary.tracked_on_cpu {
+        log::warn!("{t}");
+    }
     let c = &result.summary.counts;
     log::info!(
         "{} replays, {} reports, {} local tracks, {} system tracks over {} epochs in {:.2} s -> {}",
@@ -787,6 +790,13 @@ fn history(a: HistoryArgs) -> anyhow::Result<()> {
     )?;
     if let Some(n) = &r.summary.backend.note {
         log::warn!("{n}");
+    }
+    if let Some(c) = &r.summary.cpu_rerun {
+        log::warn!(
+            "{} replays counted on the CPU after a GPU error: {}",
+            c.replays.len(),
+            c.gpu_error
+        );
     }
     let dir = OutputDir::create(&a.out)?;
     dir.write(
@@ -858,6 +868,15 @@ fn track(a: TrackArgs) -> anyhow::Result<()> {
         progress_bar("tracking", "trackers"),
     )?;
     let track_s = t0.elapsed().as_secs_f64();
+    if let Some(g) = &gpu
+        && let Some(e) = &g.gpu_error
+    {
+        log::warn!(
+            "{} of {} trackers tracked on the CPU after a GPU error: {e}",
+            g.trackers_after_gpu_error,
+            g.trackers
+        );
+    }
     let mut tracks: Vec<(u32, u32, u32)> = reports
         .iter()
         .map(|r| (r.replay, r.sensor, r.track))

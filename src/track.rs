@@ -32,7 +32,6 @@ use crate::linalg::{self, Mat6, Vec6};
 use crate::model::{Detection, HAS_VELOCITY_COV, Report, SensorTable};
 use crate::propagate;
 use crate::scenario::tracker::{self, Filter, Measurement, Q_BOOST, Q_COAST};
-use rayon::prelude::*;
 use serde::Serialize;
 
 /// Options of the local tracker.
@@ -494,14 +493,11 @@ pub fn track_sensor(
     let mut next_number = 1u32;
     let mut next_id = 0u64;
     let mut reports = Vec::new();
-    let mut prev: Option<u64> = None;
     for turn in turns(detections, site.revisit) {
         let (t, scan, scan_dets) = (turn.time(), turn.index, turn.detections);
         let n = scan_dets.len();
-        let skipped = prev.map_or(0, |p| (scan - p - 1).min(u64::from(u32::MAX)) as u32);
-        prev = Some(scan);
         for tr in &mut tracks {
-            tr.misses += skipped;
+            tr.misses += turn.skipped;
         }
         tracks.retain(|tr| alive(tr, params));
         for tr in &mut tracks {
@@ -621,6 +617,8 @@ pub fn track_sensor(
 pub struct Turn<'a> {
     /// Turns since the sensor's first one (turns without detections count).
     pub index: u64,
+    /// Turns without any detection since the previous turn (misses for every track).
+    pub skipped: u32,
     pub detections: &'a [Detection],
 }
 
@@ -684,8 +682,10 @@ pub fn turns(detections: &[Detection], revisit: f64) -> Vec<Turn<'_>> {
         let cut = (lo + hi) / 2.0;
         let end = i + detections[i..].partition_point(|d| d.time < cut);
         if end > i {
+            let skipped = out.last().map_or(0, |p: &Turn| index - p.index - 1);
             out.push(Turn {
                 index,
+                skipped: skipped.min(u64::from(u32::MAX)) as u32,
                 detections: &detections[i..end],
             });
             i = end;
@@ -796,25 +796,19 @@ pub fn track_cpu_with_progress(
     detections: &[Detection],
     sensors: &SensorTable,
     params: &TrackerParams,
-    mut progress: impl FnMut(usize, usize),
+    progress: impl FnMut(usize, usize),
 ) -> Result<Vec<Report>> {
     params.validate()?;
     let sites = sites(sensors);
     let groups = group_detections(detections);
-    // A few trackers per thread at a time, so that progress is told between them.
-    let mut per_group: Vec<Vec<Report>> = Vec::with_capacity(groups.len());
-    for chunk in groups.chunks(4 * rayon::current_num_threads()) {
-        per_group.extend(
-            chunk
-                .par_iter()
-                .map(|(replay, sensor, dets)| {
-                    let site = site_of(&sites, sensors, *sensor)?;
-                    track_sensor(&site, *replay, *sensor, dets, params)
-                })
-                .collect::<Result<Vec<_>>>()?,
-        );
-        progress(per_group.len(), groups.len());
-    }
+    let per_group = crate::progress::par_map_with_progress(
+        &groups,
+        |(replay, sensor, dets)| {
+            let site = site_of(&sites, sensors, *sensor)?;
+            track_sensor(&site, *replay, *sensor, dets, params)
+        },
+        progress,
+    )?;
     let mut reports: Vec<Report> = per_group.into_iter().flatten().collect();
     sort_reports(&mut reports);
     Ok(reports)

@@ -54,6 +54,44 @@ pub const MAX_CHUNK_PAIR_TESTS: u64 = 1 << 23;
 /// promise without breaking a GPU.
 pub const INJECT_FAULT: &str = "TRACKCORR_INJECT_GPU_FAULT";
 
+/// The chunk that [`INJECT_FAULT`] names, if any.
+pub fn injected_fault() -> Option<usize> {
+    std::env::var(INJECT_FAULT)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Runs chunk number `chunk` on the GPU (`run`), unless the device is already `lost`: the
+/// chunk loop of `correlate`, `track` and `history`. A GPU error, or the fault `inject` names
+/// (as a lost device), stops the run; under `cpu_fallback` (`--backend auto`) it is kept in
+/// `lost` instead and the answer is `None`: this chunk and every later one go to the CPU.
+pub fn gpu_unless_lost<T>(
+    chunk: usize,
+    inject: Option<usize>,
+    cpu_fallback: bool,
+    lost: &mut Option<String>,
+    run: impl FnOnce() -> Result<T>,
+) -> Result<Option<T>> {
+    if lost.is_some() {
+        return Ok(None);
+    }
+    let result = if inject == Some(chunk) {
+        Err(Error::Gpu(format!(
+            "device lost (injected by {INJECT_FAULT}={chunk})"
+        )))
+    } else {
+        run()
+    };
+    match result {
+        Ok(t) => Ok(Some(t)),
+        Err(Error::Gpu(e)) if cpu_fallback => {
+            *lost = Some(e);
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Auction rounds recorded per stage: one finishes the association's small problems; the
 /// second is a margin, a no-op for finished problems.
 const AUCTION_ROUNDS: usize = 1;
@@ -93,9 +131,7 @@ impl GpuBackend {
             cpu_fallback: false,
             chunks: AtomicUsize::new(0),
             lost: OnceLock::new(),
-            inject_fault: std::env::var(INJECT_FAULT)
-                .ok()
-                .and_then(|v| v.trim().parse().ok()),
+            inject_fault: injected_fault(),
         })
     }
 
@@ -122,27 +158,29 @@ impl GpuBackend {
         while start < inputs.len() {
             let end = self.chunk_end(&inputs, &plans, start)?;
             let chunk = self.chunks.fetch_add(1, Ordering::Relaxed);
-            let on_gpu = match self.lost.get() {
-                Some(_) => None,
-                None => match self.gpu_chunk(
-                    chunk,
-                    &inputs[start..end],
-                    &plans[start..end],
-                    cfg,
-                    &gate,
-                    trace.as_deref_mut(),
-                ) {
-                    Ok((results, t)) => {
-                        times.add(&t);
-                        Some(results)
-                    }
-                    Err(Error::Gpu(e)) if self.cpu_fallback => {
-                        let _ = self.lost.set(e);
-                        None
-                    }
-                    Err(e) => return Err(e),
+            let mut lost = self.lost.get().cloned();
+            let on_gpu = gpu_unless_lost(
+                chunk,
+                self.inject_fault,
+                self.cpu_fallback,
+                &mut lost,
+                || {
+                    self.run_chunk(
+                        &inputs[start..end],
+                        &plans[start..end],
+                        cfg,
+                        &gate,
+                        trace.as_deref_mut(),
+                    )
                 },
-            };
+            )?
+            .map(|(results, t)| {
+                times.add(&t);
+                results
+            });
+            if let Some(e) = lost {
+                let _ = self.lost.set(e);
+            }
             let results = match on_gpu {
                 Some(results) => results,
                 None => {
@@ -166,25 +204,6 @@ impl GpuBackend {
             config: *cfg,
             cpu_reruns,
         })
-    }
-
-    /// Runs chunk number `chunk` on the GPU, or fails it as a lost device would when
-    /// [`INJECT_FAULT`] names it.
-    fn gpu_chunk(
-        &self,
-        chunk: usize,
-        inputs: &[ReplayInput],
-        plans: &[EpochPlan],
-        cfg: &Config,
-        gate: &Gate,
-        trace: Option<&mut Vec<ChunkTrace>>,
-    ) -> Result<(Vec<ReplayResult>, StageTimes)> {
-        if self.inject_fault == Some(chunk) {
-            return Err(Error::Gpu(format!(
-                "device lost (injected by {INJECT_FAULT}={chunk})"
-            )));
-        }
-        self.run_chunk(inputs, plans, cfg, gate, trace)
     }
 
     /// The end of the chunk starting at `start`: as many replays as the binding limit takes,

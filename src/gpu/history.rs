@@ -10,7 +10,7 @@
 use super::{GpuContext, Kernel, cast_vec, dispatch};
 use crate::correlate::CpuRerun;
 use crate::error::{Error, Result};
-use crate::gpu::correlate::INJECT_FAULT;
+use crate::gpu::correlate::{gpu_unless_lost, injected_fault};
 use crate::history::{
     self, HistoryCounts, HistoryParams, PairAssociation, ReplayAssociations, ReplayHistory,
 };
@@ -119,7 +119,8 @@ pub struct Counter {
     /// On a GPU error, count the failed chunk and the rest on the CPU instead of stopping
     /// (`--backend auto`).
     pub cpu_fallback: bool,
-    /// Fail this chunk (from 0) as a lost device would; from [`INJECT_FAULT`].
+    /// Fail this chunk (from 0) as a lost device would; from
+    /// [`INJECT_FAULT`](crate::gpu::correlate::INJECT_FAULT).
     pub inject_fault: Option<usize>,
 }
 
@@ -141,9 +142,7 @@ impl Counter {
                 "main",
             )?,
             cpu_fallback: false,
-            inject_fault: std::env::var(INJECT_FAULT)
-                .ok()
-                .and_then(|v| v.trim().parse().ok()),
+            inject_fault: injected_fault(),
         })
     }
 
@@ -180,28 +179,16 @@ impl Counter {
         let mut counts = history::counts(histories);
         let mut times: Option<super::KernelTimes> = None;
         let mut out = Vec::with_capacity(histories.len());
-        let mut rerun: Option<CpuRerun> = None;
+        let (mut lost, mut rerun_replays) = (None, Vec::new());
         for (k, chunk) in self
             .chunks(ctx, histories, chunk_replays.max(1))?
             .into_iter()
             .enumerate()
         {
-            let on_gpu = match rerun {
-                // A lost device stays lost.
-                Some(_) => None,
-                None => match self.gpu_chunk(k, ctx, chunk, params) {
-                    Ok(r) => Some(r),
-                    Err(Error::Gpu(e)) if self.cpu_fallback => {
-                        log::warn!("GPU error ({e}); counting the rest on the CPU");
-                        rerun = Some(CpuRerun {
-                            replays: Vec::new(),
-                            gpu_error: e,
-                        });
-                        None
-                    }
-                    Err(e) => return Err(e),
-                },
-            };
+            let on_gpu =
+                gpu_unless_lost(k, self.inject_fault, self.cpu_fallback, &mut lost, || {
+                    self.count_chunk(ctx, chunk, params)
+                })?;
             match on_gpu {
                 Some((pairs, rechecked, t)) => {
                     counts.rechecked_pairs += rechecked;
@@ -215,35 +202,16 @@ impl Counter {
                 None => {
                     let (mut cpu, _) = history::associate_cpu(chunk, params)?;
                     out.append(&mut cpu);
-                    if let Some(r) = rerun.as_mut() {
-                        r.replays.extend(chunk.iter().map(|h| h.replay));
-                    }
+                    rerun_replays.extend(chunk.iter().map(|h| h.replay));
                 }
             }
             progress(out.len(), histories.len());
         }
+        let rerun = lost.map(|gpu_error| CpuRerun {
+            replays: rerun_replays,
+            gpu_error,
+        });
         Ok((out, counts, times, rerun))
-    }
-
-    /// Counts chunk number `chunk` on the GPU, or fails it as a lost device would when
-    /// [`INJECT_FAULT`] names it.
-    #[allow(
-        clippy::type_complexity,
-        reason = "count_chunk's triple, named at the call"
-    )]
-    fn gpu_chunk(
-        &self,
-        chunk: usize,
-        ctx: &GpuContext,
-        histories: &[ReplayHistory],
-        params: &HistoryParams,
-    ) -> Result<(Vec<Vec<PairAssociation>>, u64, Option<super::KernelTimes>)> {
-        if self.inject_fault == Some(chunk) {
-            return Err(Error::Gpu(format!(
-                "device lost (injected by {INJECT_FAULT}={chunk})"
-            )));
-        }
-        self.count_chunk(ctx, histories, params)
     }
 
     /// Splits the batch so that no table of a chunk passes the binding limit.

@@ -9,8 +9,8 @@
 //! the kernel's iteration budget) is tracked again on the CPU; the count is returned.
 
 use super::{GpuContext, Kernel, KernelTimes, cast_vec, dispatch_workgroups};
-use crate::error::{Error, Result};
-use crate::gpu::correlate::INJECT_FAULT;
+use crate::error::Result;
+use crate::gpu::correlate::{gpu_unless_lost, injected_fault};
 use crate::model::{Detection, HAS_VELOCITY_COV, Report, SensorTable};
 use crate::scenario::tracker;
 use crate::track::{self, MODE_Q, MODE_TRANSITION, Site, TrackerParams};
@@ -126,12 +126,8 @@ struct Plan {
     replay: u32,
     sensor: u32,
     site: Site,
-    /// Time of each antenna turn (its first detection's, f64 as read).
-    times: Vec<f64>,
-    /// Detections in time order (for a rerun on the CPU).
+    /// Detections in time order.
     detections: Vec<Detection>,
-    /// Too big for the GPU from the start.
-    on_cpu: bool,
 }
 
 /// What the GPU tracking did besides its reports.
@@ -153,7 +149,8 @@ pub struct Tracker {
     /// On a GPU error, track the failed chunk and the rest on the CPU instead of stopping
     /// (`--backend auto`).
     pub cpu_fallback: bool,
-    /// Fail this chunk (from 0) as a lost device would; from [`INJECT_FAULT`].
+    /// Fail this chunk (from 0) as a lost device would; from
+    /// [`INJECT_FAULT`](crate::gpu::correlate::INJECT_FAULT).
     pub inject_fault: Option<usize>,
 }
 
@@ -170,9 +167,7 @@ impl Tracker {
                 "main",
             )?,
             cpu_fallback: false,
-            inject_fault: std::env::var(INJECT_FAULT)
-                .ok()
-                .and_then(|v| v.trim().parse().ok()),
+            inject_fault: injected_fault(),
         })
     }
 
@@ -202,15 +197,10 @@ impl Tracker {
         let mut plans = Vec::new();
         for (replay, sensor, dets) in track::group_detections(detections) {
             let site = track::site_of(&sites, sensors, sensor)?;
-            let turns = track::turns(&dets, site.revisit);
-            let times: Vec<f64> = turns.iter().map(|t| t.time()).collect();
-            let widest = turns.iter().map(|t| t.detections.len()).max().unwrap_or(0);
             plans.push(Plan {
                 replay,
                 sensor,
                 site,
-                times,
-                on_cpu: widest > MAX_DETS,
                 detections: dets,
             });
         }
@@ -222,19 +212,13 @@ impl Tracker {
         let mut reports = Vec::new();
         let mut done = 0;
         for (k, chunk) in plans.chunks(per_chunk).enumerate() {
-            let on_gpu = match stats.gpu_error {
-                // A lost device stays lost.
-                Some(_) => None,
-                None => match self.gpu_chunk(k, ctx, chunk, params) {
-                    Ok(out) => Some(out),
-                    Err(Error::Gpu(e)) if self.cpu_fallback => {
-                        log::warn!("GPU error ({e}); tracking the rest on the CPU");
-                        stats.gpu_error = Some(e);
-                        None
-                    }
-                    Err(e) => return Err(e),
-                },
-            };
+            let on_gpu = gpu_unless_lost(
+                k,
+                self.inject_fault,
+                self.cpu_fallback,
+                &mut stats.gpu_error,
+                || self.run_chunk(ctx, chunk, params),
+            )?;
             let rerun: Vec<&Plan> = match on_gpu {
                 Some((mut r, rerun, t)) => {
                     reports.append(&mut r);
@@ -264,27 +248,6 @@ impl Tracker {
         Ok((reports, stats))
     }
 
-    /// Runs chunk number `chunk` on the GPU, or fails it as a lost device would when
-    /// [`INJECT_FAULT`] names it.
-    #[allow(
-        clippy::type_complexity,
-        reason = "a private triple, named at the call"
-    )]
-    fn gpu_chunk(
-        &self,
-        chunk: usize,
-        ctx: &GpuContext,
-        plans: &[Plan],
-        params: &TrackerParams,
-    ) -> Result<(Vec<Report>, Vec<usize>, Option<KernelTimes>)> {
-        if self.inject_fault == Some(chunk) {
-            return Err(Error::Gpu(format!(
-                "device lost (injected by {INJECT_FAULT}={chunk})"
-            )));
-        }
-        self.run_chunk(ctx, plans, params)
-    }
-
     /// A chunk of trackers, [`STEPS_PER_SUBMISSION`] scans per submission and one read-back:
     /// their reports, the trackers to rerun on the CPU, the kernel's GPU time.
     #[allow(
@@ -300,24 +263,28 @@ impl Tracker {
         let mut trackers = Vec::with_capacity(chunk.len());
         let mut scans = Vec::new();
         let mut dets = Vec::new();
-        // Each detection's time as read, for the reports of the tracks it updated.
-        let mut det_times = Vec::new();
+        // The times as read of each scan and each detection, for the reports.
+        let (mut scan_times, mut det_times) = (Vec::new(), Vec::new());
+        // Trackers too big for the GPU from the start.
+        let mut too_big = Vec::with_capacity(chunk.len());
         for p in chunk {
             let f = |v: &[f64; 3]| [v[0] as f32, v[1] as f32, v[2] as f32, 0.0];
             let first = scans.len() as u32;
-            if !p.on_cpu {
-                let mut prev: Option<u64> = None;
+            let turns = track::turns(&p.detections, p.site.revisit);
+            let fits = turns.iter().all(|t| t.detections.len() <= MAX_DETS);
+            too_big.push(!fits);
+            if fits {
+                let t0 = p.detections[0].time;
                 let mut id = 0u32;
-                for turn in track::turns(&p.detections, p.site.revisit) {
-                    let (t, index) = (turn.time(), turn.index);
-                    let skipped = prev.map_or(0, |k| (index - k - 1).min(u64::from(u32::MAX)));
-                    prev = Some(index);
+                for turn in turns {
+                    let t = turn.time();
+                    scan_times.push(t);
                     scans.push(GpuScan {
                         det_first: dets.len() as u32,
                         det_count: turn.detections.len() as u32,
-                        skipped: skipped as u32,
-                        index: index as u32,
-                        time: (t - p.times[0]) as f32,
+                        skipped: turn.skipped,
+                        index: turn.index as u32,
+                        time: (t - t0) as f32,
                         spread: u32::from(turn.detections.iter().any(|d| d.time != t)),
                         _pad: [0; 2],
                     });
@@ -336,7 +303,7 @@ impl Tracker {
                             id,
                             r: [r[0][0], r[0][1], r[0][2], r[1][1], r[1][2], r[2][2]]
                                 .map(|v| v as f32),
-                            time: (d.time - p.times[0]) as f32,
+                            time: (d.time - t0) as f32,
                             dt: (d.time - t) as f32,
                         });
                         det_times.push(d.time);
@@ -456,7 +423,7 @@ impl Tracker {
             out.truncate(count as usize);
             let states: Vec<GpuTrackerState> = cast_vec(&bytes[2]);
             let on_cpu: Vec<bool> = (0..n)
-                .map(|k| chunk[k].on_cpu || states[k].overflow != 0)
+                .map(|k| too_big[k] || states[k].overflow != 0)
                 .collect();
             let rerun: Vec<usize> = (0..n).filter(|&k| on_cpu[k]).collect();
             let reports = out
@@ -474,7 +441,7 @@ impl Tracker {
                         time: if o.det >= 0 {
                             det_times[o.det as usize]
                         } else {
-                            p.times[o.step as usize]
+                            scan_times[(trackers[o.tracker as usize].scan_first + o.step) as usize]
                         },
                         state,
                         cov,

@@ -23,7 +23,6 @@ use flight::{Flight, Missile};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, Poisson};
-use rayon::prelude::*;
 use tracker::{Filter, Measurement};
 
 /// Latitude and longitude (degrees) of the centre of the launch area.
@@ -131,7 +130,7 @@ pub fn generate(opts: &ScenarioOptions) -> Result<Scenario> {
 /// [`generate`], calling `progress(done, total)` as replays are made.
 pub fn generate_with_progress(
     opts: &ScenarioOptions,
-    mut progress: impl FnMut(usize, usize),
+    progress: impl FnMut(usize, usize),
 ) -> Result<Scenario> {
     if opts.objects < 2 {
         return Err(Error::Config("a salvo needs at least 2 objects".into()));
@@ -141,17 +140,11 @@ pub fn generate_with_progress(
     }
     let sensors = layout();
     let mine: Vec<u32> = (0..opts.replays).filter(|&r| opts.shard.keeps(r)).collect();
-    // A few replays per thread at a time, so that progress is told between them.
-    let mut replays: Vec<ReplayData> = Vec::with_capacity(mine.len());
-    for chunk in mine.chunks(4 * rayon::current_num_threads()) {
-        replays.extend(
-            chunk
-                .par_iter()
-                .map(|&r| generate_replay(opts, &sensors, r))
-                .collect::<Vec<_>>(),
-        );
-        progress(replays.len(), mine.len());
-    }
+    let replays = crate::progress::par_map_with_progress(
+        &mine,
+        |&r| Ok(generate_replay(opts, &sensors, r)),
+        progress,
+    )?;
     let mut scenario = Scenario {
         sensors,
         detections: Vec::new(),
@@ -490,25 +483,24 @@ fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -
         let mut per_target: Vec<Vec<(f64, Option<Measurement>)>> = vec![Vec::new(); targets.len()];
         for &t in &scans {
             for (k, (truth_id, target)) in targets.iter().enumerate() {
-                let Some(mut state) = target.state(t) else {
+                // The plot's time: the scan's, or when a rotating beam crosses the target.
+                let t = match opts.antenna {
+                    Antenna::Staring => t,
+                    Antenna::Rotating => {
+                        let az_at = |t: f64| {
+                            let s = target.state(t)?;
+                            Some(geo::range_az_el(&site, &basis, &[s[0], s[1], s[2]]).1)
+                        };
+                        match beam_time(t, radar.revisit, az_at) {
+                            Some(tb) if tb <= end => tb,
+                            _ => continue,
+                        }
+                    }
+                };
+                let Some(state) = target.state(t) else {
                     continue;
                 };
-                let (mut r, mut az, mut el) =
-                    geo::range_az_el(&site, &basis, &[state[0], state[1], state[2]]);
-                let mut t = t;
-                if opts.antenna == Antenna::Rotating {
-                    let az_at = |t: f64| {
-                        let s = target.state(t)?;
-                        Some(geo::range_az_el(&site, &basis, &[s[0], s[1], s[2]]).1)
-                    };
-                    match beam_time(t, radar.revisit, az_at) {
-                        Some(tb) if tb <= end => t = tb,
-                        _ => continue,
-                    }
-                    let Some(s) = target.state(t) else { continue };
-                    state = s;
-                    (r, az, el) = geo::range_az_el(&site, &basis, &[state[0], state[1], state[2]]);
-                }
+                let (r, az, el) = geo::range_az_el(&site, &basis, &[state[0], state[1], state[2]]);
                 let phantom = *truth_id == NO_TRUTH;
                 let in_cover = r <= radar.max_range && el >= radar.min_elevation;
                 if !in_cover && !phantom {
