@@ -10,6 +10,8 @@
 //!    members share a cluster for `confirm` consecutive epochs (and have no sensor in
 //!    common) merge under the older number; a member kept apart from the rest of its
 //!    system track for `break_after` consecutive epochs leaves it under a new number.
+//!    Two tracks of one sensor in two system tracks trade places when the evidence for the
+//!    trade, summed over epochs, passes `swap_evidence` (see [`Hysteresis`]).
 
 use crate::assign::{self, Problem};
 use crate::error::Result;
@@ -152,6 +154,9 @@ pub struct HysteresisParams {
     pub confirm: u32,
     /// Consecutive epochs apart before a member leaves its system track.
     pub break_after: u32,
+    /// Summed chi-square evidence at which two tracks of one sensor trade system tracks
+    /// (0: never).
+    pub swap_evidence: f64,
 }
 
 impl Default for HysteresisParams {
@@ -159,14 +164,32 @@ impl Default for HysteresisParams {
         HysteresisParams {
             confirm: 3,
             break_after: 5,
+            swap_evidence: 25.0,
         }
     }
 }
 
 /// The state of the scan over one replay's epochs.
+///
+/// Besides merges and breaks it watches for swaps. A local tracker can swap its tracks of
+/// two closely spaced objects; its tracks then sit in the wrong system tracks, and while the
+/// objects stay closer than the other networks resolve, the per-epoch association fits
+/// either pairing about as well, so that no member stays apart for `break_after`
+/// consecutive epochs. So when a member is clustered with another system track that holds
+/// a track of its sensor, that pair of tracks is watched: at every epoch the chi-square
+/// statistics of the current pairing against the rest of each system track, minus those of
+/// the traded pairing, add to a sum kept at or above zero (a CUSUM test). When the sum
+/// reaches `swap_evidence` the two tracks trade places; when it falls back to zero the
+/// watch ends.
 #[derive(Debug)]
 pub struct Hysteresis {
     params: HysteresisParams,
+    rho: f64,
+    fusion: FusionMethod,
+    /// Evidence for trading each watched pair of local tracks (smaller index first).
+    swaps: BTreeMap<(usize, usize), f64>,
+    /// Trades made so far.
+    pub trades: u64,
     next_number: u32,
     /// System track number of each local track seen so far.
     home: Vec<Option<u32>>,
@@ -190,9 +213,20 @@ pub struct SystemGroup {
 }
 
 impl Hysteresis {
-    pub fn new(params: HysteresisParams, local_tracks: usize) -> Self {
+    /// A scan over a replay with `local_tracks` local tracks; `rho` and `fusion` are those
+    /// of the association, used to weigh swaps.
+    pub fn new(
+        params: HysteresisParams,
+        local_tracks: usize,
+        rho: f64,
+        fusion: FusionMethod,
+    ) -> Self {
         Hysteresis {
             params,
+            rho,
+            fusion,
+            swaps: BTreeMap::new(),
+            trades: 0,
             next_number: 1,
             home: vec![None; local_tracks],
             joined: vec![0; local_tracks],
@@ -203,9 +237,20 @@ impl Hysteresis {
         }
     }
 
-    /// Advances by one epoch, given its live tracks and their clusters; returns the system
-    /// tracks with live members, by number.
+    /// Advances by one epoch, given its live tracks (with their estimates) and their
+    /// clusters; returns the system tracks with live members, by number.
     pub fn step(&mut self, tracks: &[EpochTrack], cluster_of: &[u32]) -> Vec<SystemGroup> {
+        self.step_with(tracks, cluster_of, |k| (tracks[k].state, tracks[k].cov))
+    }
+
+    /// [`Hysteresis::step`] where `estimate(k)` gives the estimate of `tracks[k]` (the GPU
+    /// path computes the few that swap tests need on the host, in f64, as the CPU path does).
+    pub fn step_with(
+        &mut self,
+        tracks: &[EpochTrack],
+        cluster_of: &[u32],
+        estimate: impl Fn(usize) -> (Vec6, Mat6),
+    ) -> Vec<SystemGroup> {
         self.epochs += 1;
         // Position in this epoch's list of each live local track.
         let mut slot: BTreeMap<usize, usize> = BTreeMap::new();
@@ -215,6 +260,9 @@ impl Hysteresis {
             if self.home[track].is_none() {
                 self.open(track);
             }
+        }
+        if self.params.swap_evidence > 0.0 {
+            self.watch_swaps(tracks, cluster_of, &slot, &estimate);
         }
 
         // Breaks: a live member apart from every other live member of its system track.
@@ -331,6 +379,138 @@ impl Hysteresis {
         out
     }
 
+    /// Starts watching pairs that this epoch's clusters put the other way round, adds this
+    /// epoch's evidence to every watched pair, and trades those whose sum reaches the
+    /// threshold.
+    fn watch_swaps(
+        &mut self,
+        tracks: &[EpochTrack],
+        cluster_of: &[u32],
+        slot: &BTreeMap<usize, usize>,
+        estimate: &impl Fn(usize) -> (Vec6, Mat6),
+    ) {
+        let live_of = |h: &Self, number: u32| -> Vec<usize> {
+            h.members
+                .get(&number)
+                .map(|v| v.iter().copied().filter(|m| slot.contains_key(m)).collect())
+                .unwrap_or_default()
+        };
+        // New watches: a member clustered apart from the rest of its system track, with a
+        // member of another system track that holds a track of its sensor.
+        let mut watch = Vec::new();
+        for (number, members) in &self.members {
+            let live: Vec<usize> = members
+                .iter()
+                .copied()
+                .filter(|m| slot.contains_key(m))
+                .collect();
+            if live.len() < 2 {
+                continue;
+            }
+            for &a in &live {
+                let c = cluster_of[slot[&a]];
+                if live.iter().any(|&o| o != a && cluster_of[slot[&o]] == c) {
+                    continue;
+                }
+                let sensor = tracks[slot[&a]].sensor;
+                for (k, t) in tracks.iter().enumerate() {
+                    let Some(other) = self.home[t.track as usize] else {
+                        continue;
+                    };
+                    if cluster_of[k] != c || other == *number {
+                        continue;
+                    }
+                    let rivals = live_of(self, other);
+                    if rivals.len() < 2 {
+                        continue;
+                    }
+                    watch.extend(
+                        rivals
+                            .into_iter()
+                            .filter(|&b| b != a && tracks[slot[&b]].sensor == sensor)
+                            .map(|b| (a.min(b), a.max(b))),
+                    );
+                }
+            }
+        }
+        for pair in watch {
+            self.swaps.entry(pair).or_insert(0.0);
+        }
+
+        // Evidence: d² of each track against the rest of its own system track, minus d²
+        // against the rest of the other's.
+        let pairs: Vec<(usize, usize)> = self.swaps.keys().copied().collect();
+        for (a, b) in pairs {
+            // A trade earlier in this loop ends the watches of its two tracks.
+            let Some(&before) = self.swaps.get(&(a, b)) else {
+                continue;
+            };
+            let (Some(&ka), Some(&kb), Some(ha), Some(hb)) =
+                (slot.get(&a), slot.get(&b), self.home[a], self.home[b])
+            else {
+                self.swaps.remove(&(a, b));
+                continue;
+            };
+            let rest_a: Vec<usize> = live_of(self, ha).into_iter().filter(|&m| m != a).collect();
+            let rest_b: Vec<usize> = live_of(self, hb).into_iter().filter(|&m| m != b).collect();
+            if ha == hb || rest_a.is_empty() || rest_b.is_empty() {
+                self.swaps.remove(&(a, b));
+                continue;
+            }
+            let fused = |rest: &[usize]| -> Option<(Vec6, Mat6, usize)> {
+                let estimates: Vec<(Vec6, Mat6)> = rest.iter().map(|m| estimate(slot[m])).collect();
+                let dim = rest.iter().map(|m| tracks[slot[m]].dim).min()? as usize;
+                // A fusion that fails here fails again, with its error, in the fuse stage.
+                let (x, p) = fuse::fuse_all(&estimates, self.fusion, self.rho).ok()?;
+                Some((x, p, dim))
+            };
+            let (Some(fa), Some(fb)) = (fused(&rest_a), fused(&rest_b)) else {
+                continue;
+            };
+            let (xa, pa) = estimate(ka);
+            let (xb, pb) = estimate(kb);
+            let da = tracks[ka].dim as usize;
+            let db = tracks[kb].dim as usize;
+            let d2 = |x: &Vec6, p: &Mat6, dim: usize, f: &(Vec6, Mat6, usize)| {
+                gate::chi_square(x, p, &f.0, &f.1, self.rho, dim.min(f.2))
+            };
+            let kept = d2(&xa, &pa, da, &fa) + d2(&xb, &pb, db, &fb);
+            let traded = d2(&xa, &pa, da, &fb) + d2(&xb, &pb, db, &fa);
+            let evidence = kept - traded;
+            if !evidence.is_finite() {
+                continue;
+            }
+            let sum = (before + evidence).max(0.0);
+            if sum >= self.params.swap_evidence {
+                self.trade(a, b);
+            } else if sum > 0.0 {
+                self.swaps.insert((a, b), sum);
+            } else {
+                self.swaps.remove(&(a, b));
+            }
+        }
+    }
+
+    /// Puts each of two local tracks in the other's system track; the evidence gathered for
+    /// either against the old pairing no longer applies.
+    fn trade(&mut self, a: usize, b: usize) {
+        let (Some(ha), Some(hb)) = (self.home[a], self.home[b]) else {
+            return;
+        };
+        for (m, from, to) in [(a, ha, hb), (b, hb, ha)] {
+            if let Some(v) = self.members.get_mut(&from) {
+                v.retain(|&x| x != m);
+            }
+            self.members.entry(to).or_default().push(m);
+            self.home[m] = Some(to);
+            self.joined[m] = self.epochs;
+            self.misses[m] = 0;
+        }
+        self.swaps
+            .retain(|&(x, y), _| x != a && x != b && y != a && y != b);
+        self.trades += 1;
+    }
+
     /// Puts a local track alone in a new system track.
     fn open(&mut self, track: usize) {
         let number = self.next_number;
@@ -416,8 +596,9 @@ mod tests {
         let p = HysteresisParams {
             confirm: 3,
             break_after: 2,
+            swap_evidence: 0.0,
         };
-        let mut h = Hysteresis::new(p, 2);
+        let mut h = Hysteresis::new(p, 2, 0.0, FusionMethod::CovarianceIntersection);
         let tracks = [track(0, 0, 0.0), track(1, 1, 0.0)];
         // Together for two epochs: still two system tracks.
         for _ in 0..2 {
@@ -460,8 +641,11 @@ mod tests {
             HysteresisParams {
                 confirm: 1,
                 break_after: 3,
+                swap_evidence: 0.0,
             },
             3,
+            0.0,
+            FusionMethod::CovarianceIntersection,
         );
         let tracks = [track(0, 0, 0.0), track(1, 1, 0.0), track(2, 2, 0.0)];
         let g = h.step(&tracks, &[0, 0, 0]);
@@ -492,12 +676,64 @@ mod tests {
             HysteresisParams {
                 confirm: 1,
                 break_after: 1,
+                swap_evidence: 0.0,
             },
             2,
+            0.0,
+            FusionMethod::CovarianceIntersection,
         );
         let tracks = [track(0, 0, 0.0), track(1, 0, 0.0)];
         for _ in 0..5 {
             assert_eq!(h.step(&tracks, &[0, 0]).len(), 2);
         }
+    }
+
+    #[test]
+    fn swapped_tracks_trade_places_on_summed_evidence_only() {
+        // Sensors 0 and 1 see objects at x = 0 and x = 20 m; sensor 1's tracks (2 and 3)
+        // swap after the system tracks form. σ = 10 m per axis: each epoch of the swap
+        // adds (2 + 2) − 0 = 4 to the evidence, so 25 is reached on the seventh epoch.
+        let params = HysteresisParams {
+            confirm: 1,
+            break_after: 1000,
+            swap_evidence: 25.0,
+        };
+        let run = |swapped: bool| {
+            let mut h = Hysteresis::new(params, 4, 0.0, FusionMethod::CovarianceIntersection);
+            let before = [
+                track(0, 0, 0.0),
+                track(1, 0, 20.0),
+                track(2, 1, 0.0),
+                track(3, 1, 20.0),
+            ];
+            h.step(&before, &[0, 1, 0, 1]);
+            let after = if swapped {
+                [
+                    track(0, 0, 0.0),
+                    track(1, 0, 20.0),
+                    track(2, 1, 20.0),
+                    track(3, 1, 0.0),
+                ]
+            } else {
+                before
+            };
+            // One epoch whose clusters put sensor 1's tracks the other way round starts
+            // the watch; the clusters then keep the old pairing.
+            let mut groups = vec![h.step(&after, &[0, 1, 1, 0])];
+            for _ in 0..9 {
+                groups.push(h.step(&after, &[0, 1, 0, 1]));
+            }
+            (groups, h.trades)
+        };
+        let (groups, trades) = run(true);
+        assert_eq!(trades, 1);
+        let with_zero = |g: &Vec<SystemGroup>| g.iter().find(|s| s.members.contains(&0)).cloned();
+        assert_eq!(with_zero(&groups[5]).unwrap().members, vec![0, 2]);
+        assert_eq!(with_zero(&groups[6]).unwrap().members, vec![0, 3]);
+        assert_eq!(with_zero(&groups[9]).unwrap().members, vec![0, 3]);
+        // Tracks that did not swap: the one disagreeing epoch gives no evidence.
+        let (groups, trades) = run(false);
+        assert_eq!(trades, 0);
+        assert_eq!(with_zero(&groups[9]).unwrap().members, vec![0, 2]);
     }
 }

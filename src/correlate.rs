@@ -69,6 +69,9 @@ impl Config {
         if self.hysteresis.confirm == 0 || self.hysteresis.break_after == 0 {
             return bad("--confirm and --break-after must be at least 1");
         }
+        if !(self.hysteresis.swap_evidence >= 0.0 && self.hysteresis.swap_evidence.is_finite()) {
+            return bad("--swap-evidence must be non-negative");
+        }
         if let Some(a) = self.max_age
             && !(a >= 0.0 && a.is_finite())
         {
@@ -124,6 +127,8 @@ pub struct ReplayResult {
     pub replay: u32,
     pub local: Vec<LocalTrack>,
     pub epochs: Vec<Epoch>,
+    /// Pairs of local tracks that the hysteresis scan's swap test traded.
+    pub swap_trades: u64,
 }
 
 /// Wall-clock seconds per stage. On the GPU backend one submission propagates, gates,
@@ -358,17 +363,18 @@ pub(crate) fn correlate_inputs(
 
         // Hysteresis: a scan over each replay's epochs.
         let t0 = Instant::now();
-        let groups: Vec<Vec<Vec<SystemGroup>>> = chunk
+        let groups: Vec<(Vec<Vec<SystemGroup>>, u64)> = chunk
             .par_iter()
             .zip(&propagated)
             .zip(&clusters)
             .map(|((input, epochs), clusters)| {
-                let mut h = Hysteresis::new(cfg.hysteresis, input.local.len());
-                epochs
+                let mut h = Hysteresis::new(cfg.hysteresis, input.local.len(), cfg.rho, cfg.fusion);
+                let groups = epochs
                     .iter()
                     .zip(clusters)
                     .map(|((_, tracks), c)| h.step(tracks, c))
-                    .collect()
+                    .collect();
+                (groups, h.trades)
             })
             .collect();
         times.hysteresis += t0.elapsed().as_secs_f64();
@@ -379,7 +385,7 @@ pub(crate) fn correlate_inputs(
             .par_iter()
             .zip(&propagated)
             .zip(&groups)
-            .map(|((input, epochs), groups)| {
+            .map(|((input, epochs), (groups, swap_trades))| {
                 let epochs = epochs
                     .par_iter()
                     .zip(groups)
@@ -389,6 +395,7 @@ pub(crate) fn correlate_inputs(
                     replay: input.replay,
                     local: input.local.clone(),
                     epochs,
+                    swap_trades: *swap_trades,
                 })
             })
             .collect::<Result<_>>()?;

@@ -377,6 +377,10 @@ struct CorrelationOptions {
     /// Consecutive epochs apart before a local track leaves its system track.
     #[arg(long, default_value_t = HysteresisParams::default().break_after)]
     break_after: u32,
+    /// Summed chi-square evidence at which two tracks of one sensor trade system tracks
+    /// (0: never).
+    #[arg(long, default_value_t = HysteresisParams::default().swap_evidence)]
+    swap_evidence: f64,
     /// Assignment solver of the CPU backend (the GPU always runs the auction).
     #[arg(long, value_enum, default_value = "exact")]
     solver: Solver,
@@ -409,6 +413,7 @@ impl CorrelationOptions {
             hysteresis: HysteresisParams {
                 confirm: self.confirm,
                 break_after: self.break_after,
+                swap_evidence: self.swap_evidence,
             },
             solver: self.solver,
             epoch_interval: self.epoch_interval,

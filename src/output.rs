@@ -147,6 +147,8 @@ pub struct Counts {
     pub epochs: usize,
     pub system_tracks: usize,
     pub association_rows: usize,
+    /// Pairs of local tracks traded between system tracks by the swap test.
+    pub swap_trades: u64,
 }
 
 impl Counts {
@@ -173,6 +175,7 @@ impl Counts {
             epochs,
             system_tracks: numbers,
             association_rows: rows,
+            swap_trades: corr.replays.iter().map(|r| r.swap_trades).sum(),
         }
     }
 }
@@ -186,6 +189,7 @@ impl Counts {
         self.epochs += o.epochs;
         self.system_tracks += o.system_tracks;
         self.association_rows += o.association_rows;
+        self.swap_trades += o.swap_trades;
     }
 }
 

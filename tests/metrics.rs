@@ -66,6 +66,7 @@ fn correlation(epochs: Vec<Epoch>) -> Correlation {
             // A: sensor A (west) truth 0; B: sensor B (east) truth 0; C: sensor B truth 1.
             local: vec![local(0, 11), local(1, 21), local(1, 22)],
             epochs,
+            swap_trades: 0,
         }],
         times: StageTimes::default(),
         cpu_reruns: Vec::new(),
@@ -241,6 +242,7 @@ fn launch_and_impact_errors_of_a_ballistic_flight() {
             replay: 0,
             local: vec![local(0, 1)],
             epochs,
+            swap_trades: 0,
         }],
         times: StageTimes::default(),
         cpu_reruns: Vec::new(),

@@ -72,14 +72,11 @@ fn salvo_chain(antenna: Antenna) -> (f64, Vec<f64>, f64) {
 fn salvo_seeds_1_to_5_track_then_correlate() {
     let (worst_ratio, purities, worst_completeness) = salvo_chain(Antenna::Staring);
     assert!(worst_ratio <= 1.2, "worst GOSPA ratio {worst_ratio}");
-    // The issue asks purity ≥ 0.98 on every seed. Seed 3's closely spaced pair is closer
-    // than the radars resolve for minutes; the nearest-neighbour tracker still swaps the two
-    // there now and then (purity 0.979, 0.964 before the swap-weighted update): the other
-    // four seeds reach 0.98.
-    let pure_seeds = purities.iter().filter(|&&p| p >= 0.98).count();
-    assert!(pure_seeds >= 4, "{pure_seeds} seeds of 5 reach purity 0.98");
-    let worst_purity = purities.iter().copied().fold(1.0, f64::min);
-    assert!(worst_purity >= 0.95, "worst purity {worst_purity}");
+    // Seed 3's closely spaced pair is closer than the radars resolve for minutes, and the
+    // nearest-neighbour trackers of I1, I2 and M2 swap their two tracks there. Hysteresis
+    // alone kept the swapped pairs for up to 57 epochs (purity 0.9793); the swap test
+    // trades them back (0.9812).
+    assert!(purities.iter().all(|&p| p >= 0.98), "purities {purities:?}");
     assert!(
         worst_completeness >= 0.93,
         "worst completeness {worst_completeness}"
@@ -92,6 +89,8 @@ fn salvo_seeds_1_to_5_track_then_correlate() {
 fn salvo_seeds_1_to_5_with_rotating_antennas() {
     let (worst_ratio, purities, worst_completeness) = salvo_chain(Antenna::Rotating);
     assert!(worst_ratio <= 1.2, "worst GOSPA ratio {worst_ratio}");
+    // Seed 3 has the least margin (0.9801): M2's two tracks of the closely spaced pair
+    // take turns on each object for two minutes, which no correlator can follow at once.
     assert!(purities.iter().all(|&p| p >= 0.98), "purities {purities:?}");
     assert!(
         worst_completeness >= 0.93,

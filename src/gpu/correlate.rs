@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::gate::Gate;
 use crate::io::ReportSet;
 use crate::model::HAS_VELOCITY_COV;
+use crate::propagate::propagate;
 use rayon::prelude::*;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -532,15 +533,18 @@ impl GpuBackend {
             first_epoch.push(e);
             e += plan.len();
         }
-        let per_replay: Vec<Vec<Vec<SystemGroup>>> = inputs
+        let per_replay: Vec<(Vec<Vec<SystemGroup>>, u64)> = inputs
             .par_iter()
             .zip(plans)
             .zip(first_epoch)
             .map(|((input, plan), e0)| {
-                let mut h = Hysteresis::new(cfg.hysteresis, input.local.len());
-                plan.iter()
+                let mut h = Hysteresis::new(cfg.hysteresis, input.local.len(), cfg.rho, cfg.fusion);
+                let groups = plan
+                    .iter()
                     .zip(&epochs[e0..])
-                    .map(|((_, live), slot)| {
+                    .map(|((t, live), slot)| {
+                        // The estimates stay on the GPU; the few that swap tests need are
+                        // propagated here in f64, as the CPU backend does.
                         let tracks: Vec<EpochTrack> = live
                             .iter()
                             .map(|&(j, r)| {
@@ -550,17 +554,32 @@ impl GpuBackend {
                                     cov: [[0.0; 6]; 6],
                                     track: j as u32,
                                     sensor: rep.sensor,
-                                    dim: 0,
+                                    dim: if rep.flags & HAS_VELOCITY_COV != 0 {
+                                        6
+                                    } else {
+                                        3
+                                    },
                                     truth: rep.truth,
                                 }
                             })
                             .collect();
-                        h.step(&tracks, &cluster_of[slot.start..slot.start + slot.len])
+                        let estimate = |k: usize| {
+                            let rep = &input.reports[live[k].1];
+                            propagate(&rep.state, &rep.cov, t - rep.time, &cfg.propagation)
+                        };
+                        h.step_with(
+                            &tracks,
+                            &cluster_of[slot.start..slot.start + slot.len],
+                            estimate,
+                        )
                     })
-                    .collect()
+                    .collect();
+                (groups, h.trades)
             })
             .collect();
-        let groups_of_epoch: Vec<Vec<SystemGroup>> = per_replay.into_iter().flatten().collect();
+        let swap_trades: Vec<u64> = per_replay.iter().map(|r| r.1).collect();
+        let groups_of_epoch: Vec<Vec<SystemGroup>> =
+            per_replay.into_iter().flat_map(|r| r.0).collect();
         times.hysteresis += t0.elapsed().as_secs_f64();
 
         // Fuse the system tracks.
@@ -605,10 +624,12 @@ impl GpuBackend {
         // Results in the CPU path's form.
         let mut results: Vec<ReplayResult> = inputs
             .iter()
-            .map(|i| ReplayResult {
+            .zip(&swap_trades)
+            .map(|(i, &swap_trades)| ReplayResult {
                 replay: i.replay,
                 local: i.local.clone(),
                 epochs: Vec::new(),
+                swap_trades,
             })
             .collect();
         let mut g = 0;
