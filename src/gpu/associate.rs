@@ -89,18 +89,27 @@ pub struct AssociationKernels {
 
 impl AssociationKernels {
     pub fn new(ctx: &GpuContext) -> Result<Self> {
-        Ok(AssociationKernels {
-            gate: ctx.pipeline("gate", include_str!("../../shaders/gate.wgsl"), "main")?,
-            merge: ctx.pipeline(
-                "merge",
-                &source(include_str!("../../shaders/merge.wgsl")),
-                "main",
-            )?,
-            fuse: ctx.pipeline(
+        // Merge and fuse both inline the fusion arithmetic and take the longest to compile
+        // (about 2.4 s each on llvmpipe, even from its cache): one on another thread.
+        std::thread::scope(|s| {
+            let merge = s.spawn(|| {
+                ctx.pipeline(
+                    "merge",
+                    &source(include_str!("../../shaders/merge.wgsl")),
+                    "main",
+                )
+            });
+            let fuse = ctx.pipeline(
                 "fuse",
                 &source(include_str!("../../shaders/fuse.wgsl")),
                 "main",
-            )?,
+            );
+            let gate = ctx.pipeline("gate", include_str!("../../shaders/gate.wgsl"), "main");
+            Ok(AssociationKernels {
+                gate: gate?,
+                merge: super::joined(merge, "merge")?,
+                fuse: fuse?,
+            })
         })
     }
 

@@ -124,10 +124,22 @@ impl GpuBackend {
 
     /// Compiles the kernels on an open device.
     pub fn with_context(ctx: GpuContext) -> Result<Self> {
+        // The kernels compile side by side: the driver's compiler runs on the calling thread
+        // (error scopes are per thread, so each compile keeps its own).
+        let (propagate, kernels, auction) = std::thread::scope(|s| {
+            let kernels = s.spawn(|| AssociationKernels::new(&ctx));
+            let propagate = Propagator::new(&ctx);
+            let auction = AuctionKernel::new(&ctx);
+            (
+                propagate,
+                super::joined(kernels, "association kernels"),
+                auction,
+            )
+        });
         Ok(GpuBackend {
-            propagate: Propagator::new(&ctx)?,
-            kernels: AssociationKernels::new(&ctx)?,
-            auction: AuctionKernel::new(&ctx)?,
+            propagate: propagate?,
+            kernels: kernels?,
+            auction: auction?,
             ctx,
             cpu_fallback: false,
             chunks: AtomicUsize::new(0),

@@ -410,6 +410,16 @@ pub fn dispatch_workgroups(
     pass.dispatch_workgroups(x, y, 1);
 }
 
+/// The result of a kernel compiled on a scoped thread; a panic there becomes an error.
+pub(crate) fn joined<T>(
+    handle: std::thread::ScopedJoinHandle<'_, Result<T>>,
+    what: &str,
+) -> Result<T> {
+    handle
+        .join()
+        .unwrap_or_else(|_| Err(Error::Gpu(format!("compiling {what}: the thread panicked"))))
+}
+
 /// True when tests must have a GPU adapter (`TRACKCORR_REQUIRE_GPU=1`, as in CI).
 pub fn gpu_required() -> bool {
     std::env::var("TRACKCORR_REQUIRE_GPU").is_ok_and(|v| v == "1")

@@ -245,14 +245,19 @@ def height(rec, which, stats):
 def write_rows(out, replay, rows):
     lines = ["replay,time,sensor,range,azimuth,elevation\n"]
     lines += [f"{replay},{t:.3f},{s},{r:.2f},{a:.7f},{e:.7f}\n" for t, s, r, a, e in rows]
-    text = "".join(lines)
+    write_text(out, "".join(lines), ".detections-")
+
+
+def write_text(out, text, prefix):
+    """Writes `text` to stdout (out == '-') or to the file `out`, whole or not at all: a
+    temporary file beside it, renamed (so a failed run leaves no partial output)."""
     if out == "-":
         sys.stdout.write(text)
         return
     folder = os.path.dirname(os.path.abspath(out))
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".detections-", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, dir=folder)
         with os.fdopen(fd, "w", newline="\n") as f:
             f.write(text)
         umask = os.umask(0)

@@ -1,5 +1,6 @@
 """WGS84 geodesy as trackcorr does it (src/geo.rs), plus the elevation of a plot whose
-height is known.
+height is known, the turn of an east/north/up covariance into ECEF, and the stereographic
+plane of an SDPS (CAT 062 I062/100).
 
 trackcorr places a detection at `site + r * (cos el sin az, cos el cos az, sin el)` in the
 east/north/up frame of the site (geodetic normal), a straight line in ECEF. The functions
@@ -146,3 +147,98 @@ def elevation_for_height(site, r, az, h_target, earth_factor=1.0):
         e0, e1, f0 = e1, e1 - f1 * (e1 - e0) / (f1 - f0), f1
         e1 = max(-math.pi / 2, min(math.pi / 2, e1))
     return None
+
+
+def enu_to_ecef_covariance(basis, cov_enu):
+    """A 6×6 covariance over (east, north, up, v_east, v_north, v_up) at a point whose ENU
+    basis is `basis`, turned into ECEF (x, y, z, vx, vy, vz): R P Rᵀ with R the rotation
+    from ENU to ECEF on both the position and the velocity block. Returned symmetric."""
+    rot = [[basis[j][i] for j in range(3)] for i in range(3)]  # columns e, n, u
+    big = [[0.0] * 6 for _ in range(6)]
+    for b in (0, 3):
+        for i in range(3):
+            for j in range(3):
+                big[b + i][b + j] = rot[i][j]
+    tmp = [[sum(big[i][k] * cov_enu[k][j] for k in range(6)) for j in range(6)]
+           for i in range(6)]
+    out = [[sum(tmp[i][k] * big[j][k] for k in range(6)) for j in range(6)] for i in range(6)]
+    return [[0.5 * (out[i][j] + out[j][i]) for j in range(6)] for i in range(6)]
+
+
+class Stereographic:
+    """The oblique stereographic projection of the ellipsoid (EPSG method 9809, "double
+    stereographic": Gauss conformal sphere, then a stereographic plane tangent at the origin),
+    scale factor 1 at the origin and no false easting or northing: x grows east, y north at
+    the origin. Angles in radians, plane coordinates in metres. The ellipsoid is WGS84 unless
+    `a` and `e2` are given (the EPSG guidance note's example uses Bessel 1841)."""
+
+    def __init__(self, lat0, lon0, a=A, e2=E2):
+        self.a, self.e2 = a, e2
+        self.e = math.sqrt(e2)
+        self.lon0 = lon0
+        s0 = math.sin(lat0)
+        w = 1.0 - e2 * s0 * s0
+        rho0 = a * (1.0 - e2) / w**1.5  # meridian radius of curvature
+        nu0 = a / math.sqrt(w)  # prime vertical radius of curvature
+        self.radius = math.sqrt(rho0 * nu0)  # of the conformal sphere
+        self.n = math.sqrt(1.0 + e2 * math.cos(lat0) ** 4 / (1.0 - e2))
+        s1 = (1.0 + s0) / (1.0 - s0)
+        s2 = (1.0 - self.e * s0) / (1.0 + self.e * s0)
+        w1 = (s1 * s2**self.e) ** self.n
+        sin_chi = (w1 - 1.0) / (w1 + 1.0)
+        self.c = (self.n + s0) * (1.0 - sin_chi) / ((self.n - s0) * (1.0 + sin_chi))
+        w2 = self.c * w1
+        self.chi0 = math.asin((w2 - 1.0) / (w2 + 1.0))  # conformal latitude of the origin
+
+    def forward(self, lat, lon):
+        """Geodetic latitude, longitude -> plane (x, y)."""
+        sl = math.sin(lat)
+        w = self.c * ((1.0 + sl) / (1.0 - sl)
+                      * ((1.0 - self.e * sl) / (1.0 + self.e * sl)) ** self.e) ** self.n
+        chi = math.asin((w - 1.0) / (w + 1.0))
+        dl = self.n * ((lon - self.lon0 + math.pi) % (2.0 * math.pi) - math.pi)
+        sc, cc = math.sin(chi), math.cos(chi)
+        s0, c0 = math.sin(self.chi0), math.cos(self.chi0)
+        b = 1.0 + sc * s0 + cc * c0 * math.cos(dl)
+        return (2.0 * self.radius * cc * math.sin(dl) / b,
+                2.0 * self.radius * (sc * c0 - cc * s0 * math.cos(dl)) / b)
+
+    def inverse(self, x, y):
+        """Plane (x, y) -> geodetic latitude, longitude in (-π, π]."""
+        s0, c0 = math.sin(self.chi0), math.cos(self.chi0)
+        rho = math.hypot(x, y)
+        if rho == 0.0:
+            chi, dl = self.chi0, 0.0
+        else:  # the inverse of the stereographic projection of a sphere
+            ang = 2.0 * math.atan(rho / (2.0 * self.radius))
+            sa, ca = math.sin(ang), math.cos(ang)
+            chi = math.asin(ca * s0 + y * sa * c0 / rho)
+            dl = math.atan2(x * sa, rho * c0 * ca - y * s0 * sa)
+        lon = (self.lon0 + dl / self.n + math.pi) % (2.0 * math.pi) - math.pi
+        # Conformal to geodetic latitude: EPSG's fixed-point iteration on the isometric
+        # latitude (converges to 1e-14 rad in a few steps).
+        sc = math.sin(chi)
+        psi = 0.5 * math.log((1.0 + sc) / (self.c * (1.0 - sc))) / self.n
+        lat = 2.0 * math.atan(math.exp(psi)) - math.pi / 2.0
+        for _ in range(30):
+            sl = math.sin(lat)
+            psi_i = math.log(math.tan(lat / 2.0 + math.pi / 4.0)
+                             * ((1.0 - self.e * sl) / (1.0 + self.e * sl)) ** (self.e / 2.0))
+            step = (psi_i - psi) * math.cos(lat) * (1.0 - self.e2 * sl * sl) / (1.0 - self.e2)
+            lat -= step
+            if abs(step) < 1e-14:
+                break
+        return lat, lon
+
+    def axes(self, lat, lon):
+        """Scale k and convergence γ at a point, such that a ground vector with east and north
+        components (e, n) is, in the plane, k · (e cos γ + n sin γ, −e sin γ + n cos γ): γ is
+        the angle from the plane's y axis clockwise to true north. From the image of a short
+        step north (the projection is conformal: the same k and rotation in every direction)."""
+        h = 1e-7  # rad of latitude, about 0.6 m
+        x0, y0 = self.forward(lat - h, lon)
+        x1, y1 = self.forward(lat + h, lon)
+        sl = math.sin(lat)
+        m = self.a * (1.0 - self.e2) / (1.0 - self.e2 * sl * sl) ** 1.5  # metres per rad north
+        dx, dy = x1 - x0, y1 - y0
+        return math.hypot(dx, dy) / (2.0 * h * m), math.atan2(dx, dy)

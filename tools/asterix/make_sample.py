@@ -11,9 +11,17 @@ Writes, in --out:
                         is sent (so plot times are not in file order), a CAT 034 north marker
                         per turn (not a plot: the converter skips it), and now and then a
                         primary-only plot without height (skipped too);
-  sensors.csv           the two radars in trackcorr's sensors.csv format (R25-1, R25-2);
+  sensors.csv           the two radars in trackcorr's sensors.csv format (R25-1, R25-2) and
+                        the SDPS (S25-100, network sdps; its site is its system reference
+                        point; its radar model columns are unused, see SDPS below);
   truth_positions.csv   per target plot: time, sensor, object, the true ECEF position, and
-                        the ECEF position of the noisy measurement before ASTERIX quantisation.
+                        the ECEF position of the noisy measurement before ASTERIX quantisation;
+  sample_cat062.ast     CAT 062 system tracks of the same four aircraft from an SDPS (SAC/SIC
+                        25/100) that outputs every track every 5 s, one datablock per cycle
+                        followed by a CAT 065 end-of-batch message (skipped by the converter),
+                        and in every tenth cycle one record without a position (skipped too);
+  truth_cat062.csv      per system track record: time, sensor, track, object, the true ECEF
+                        position and velocity, and the noisy ones before quantisation.
 
 Four aircraft (FL 350 level; a climb from 4000 m to about 5000 m; FL 280 level; a descent from
 FL 240 to about FL 203) for 150 s, starting at 23:58:30 UTC so that the time of day wraps past
@@ -23,6 +31,18 @@ at its own time, as a rotating radar's do. Radar R25-1 (Mode C height) turns in
 is Gaussian cut at 3 sigma (so the test can bound it) from a fixed seed: same bytes on every
 run. Truth heights are above the WGS84 ellipsoid and, in this synthetic world, Mode C
 reports exactly that height (no pressure/QNH or geoid difference) plus noise.
+
+The SDPS's tracks are the truth at each cycle's time plus Gaussian noise cut at 3 sigma (from
+its own seed, so the CAT 048 part stays what it was), white from cycle to cycle, drawn from
+the accuracies its I062/500 reports. Those are what a tracker fusing both radars would have:
+per cycle, the information sum of the two radars' plot covariances at the aircraft (range and
+azimuth sigmas of RADARS; their Mode C for the height), smoothed per principal axis by the
+steady-state alpha-beta filter of the 5 s cycle with 1 m/s² of process noise (0.3 m/s²
+vertically; Kalata's tracking index): 22-47 m per axis, 5.0-6.6 m/s, 5.0 m in height, 1.4 m/s
+in rate of climb. Positions are sent in
+WGS-84 (I062/105) and in the SDPS plane (I062/100, the stereographic projection at the
+reference point), heights as geometric (I062/130) and barometric (I062/135) altitude, equal in
+this synthetic world.
 """
 
 import argparse
@@ -35,7 +55,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import geodesy as geo  # noqa: E402
 
-CAT048 = CAT034 = None  # libasterix's specs, set by main() (the import takes seconds)
+CAT048 = CAT034 = CAT062 = CAT065 = None  # libasterix's specs, set by main() (slow import)
 
 SEED = 48048
 T0 = 86310.0  # 23:58:30 UTC, seconds of day
@@ -66,6 +86,15 @@ TARGETS = [
     dict(obj=3, lat=48.05, lon=13.15, heading=135.0, speed=160.0, h=240 * 100 * geo.FT,
          climb=-7.5, mode3a="3341"),
 ]
+
+
+# The SDPS: SAC/SIC, system reference point (between the radars), output period and the
+# first cycle's offset from T0 (whole seconds: exact in I062/070's 1/128 s), track numbers per
+# aircraft, and the alpha-beta filter's white acceleration noise (m/s²): horizontal, vertical.
+SDPS = dict(sac=25, sic=100, lat=48.35, lon=11.75, alt=0.0, period=5.0, phase=2.0,
+            tracks={0: 1417, 1: 1422, 2: 2305, 3: 2871}, no_position_track=3999,
+            acc_h=1.0, acc_v=0.3)
+SEED062 = 62062
 
 
 def target_position(tg, t):
@@ -117,14 +146,163 @@ def plot_record(r, t, rho_m, theta_rad, typ, mode3a=None, fl=None, h3d_ft=None):
     return CAT048.cv_record.create(items)
 
 
+def target_velocity(tg, t):
+    """ECEF velocity of target `tg` at t: a central difference of target_position (the path
+    is smooth: the error is below 1 mm/s)."""
+    a, _ = target_position(tg, t - 0.05)
+    b, _ = target_position(tg, t + 0.05)
+    return tuple((b[i] - a[i]) / 0.1 for i in range(3))
+
+
+def alpha_beta(sigma_m, period, sigma_a):
+    """Steady-state alpha-beta filter (Kalata, "The tracking index", 1984): measurement sigma,
+    update period, white acceleration sigma -> position and velocity variance after update."""
+    lam = sigma_a * period * period / sigma_m
+    r = math.sqrt(lam * lam + 8.0 * lam)
+    alpha = -(lam * lam + 8.0 * lam - (lam + 4.0) * r) / 8.0
+    beta = 2.0 * (2.0 - alpha) - 4.0 * math.sqrt(1.0 - alpha)
+    var_m = sigma_m * sigma_m
+    return alpha * var_m, beta * (2.0 * alpha - beta) / (2.0 * (1.0 - alpha)) * var_m / period**2
+
+
+def sym2_eigen(p):
+    """Eigenvalues and unit eigenvectors (columns) of a symmetric 2×2 matrix."""
+    a, b, d = p[0][0], p[0][1], p[1][1]
+    half = math.hypot((a - d) / 2.0, b)
+    l1, l2 = (a + d) / 2.0 + half, (a + d) / 2.0 - half
+    th = 0.5 * math.atan2(2.0 * b, a - d)
+    return (l1, l2), ((math.cos(th), -math.sin(th)), (math.sin(th), math.cos(th)))
+
+
+def inv2(p):
+    det = p[0][0] * p[1][1] - p[0][1] * p[1][0]
+    return ((p[1][1] / det, -p[0][1] / det), (-p[1][0] / det, p[0][0] / det))
+
+
+def sdps_accuracy(p, basis, sites):
+    """Horizontal position and velocity covariances (east/north, 2×2) and the height and rate
+    of climb sigmas of the SDPS's track of an aircraft at ECEF p."""
+    info = [[0.0, 0.0], [0.0, 0.0]]
+    info_h = 0.0
+    for r, site in sites:
+        d = [p[i] - site.position[i] for i in range(3)]
+        e = sum(d[i] * basis[0][i] for i in range(3))
+        n = sum(d[i] * basis[1][i] for i in range(3))
+        u = (e / math.hypot(e, n), n / math.hypot(e, n))  # along range, horizontally
+        c = (-u[1], u[0])  # across
+        s_cross = math.dist(p, site.position) * math.radians(r["s_az"])
+        for i in range(2):
+            for j in range(2):
+                info[i][j] += (u[i] * u[j] / r["s_r"] ** 2 + c[i] * c[j] / s_cross**2)
+        info_h += 1.0 / r["s_fl"] ** 2
+    (l1, l2), v = sym2_eigen(inv2(info))
+    axes = [alpha_beta(math.sqrt(lam), SDPS["period"], SDPS["acc_h"]) for lam in (l1, l2)]
+    pos = [[sum(v[i][k] * axes[k][0] * v[j][k] for k in range(2)) for j in range(2)]
+           for i in range(2)]
+    vel = [[sum(v[i][k] * axes[k][1] * v[j][k] for k in range(2)) for j in range(2)]
+           for i in range(2)]
+    var_h, var_roc = alpha_beta(math.sqrt(1.0 / info_h), SDPS["period"], SDPS["acc_v"])
+    return pos, vel, math.sqrt(var_h), math.sqrt(var_roc)
+
+
+def write_cat062(out):
+    """sample_cat062.ast and truth_cat062.csv (see the module docstring)."""
+    noise = Noise(SEED062)
+    sites = [(r, geo.Site(r["lat"], r["lon"], r["alt"])) for r in RADARS]
+    plane = geo.Stereographic(math.radians(SDPS["lat"]), math.radians(SDPS["lon"]))
+    source = (("SAC", SDPS["sac"]), ("SIC", SDPS["sic"]))
+    blocks, truth_rows = [], []
+    cycle = 0
+    while True:
+        t = T0 + SDPS["phase"] + cycle * SDPS["period"]
+        if t >= T0 + DURATION:
+            break
+        records = []
+        for tg in TARGETS:
+            p, _ = target_position(tg, t)
+            v = target_velocity(tg, t)
+            lat, lon, _ = geo.ecef_to_geodetic(p)
+            basis = geo.enu_basis(lat, lon)
+            pos, vel, s_h, s_roc = sdps_accuracy(p, basis, sites)
+            # Correlated east/north noise from the position covariance (Cholesky).
+            l11 = math.sqrt(pos[0][0])
+            l21 = pos[1][0] / l11
+            l22 = math.sqrt(pos[1][1] - l21 * l21)
+            z1, z2 = noise(1.0), noise(1.0)
+            de, dn, du = l11 * z1, l21 * z1 + l22 * z2, noise(s_h)
+            meas = tuple(p[i] + de * basis[0][i] + dn * basis[1][i] + du * basis[2][i]
+                         for i in range(3))
+            m_lat, m_lon, m_h = geo.ecef_to_geodetic(meas)
+            # Velocity noise per axis, as I062/500 ATV can tell it (no cross term).
+            s_vx, s_vy = math.sqrt(vel[0][0]), math.sqrt(vel[1][1])
+            v_enu = [sum(v[i] * basis[k][i] for i in range(3)) for k in range(3)]
+            ve, vn, vu = v_enu[0] + noise(s_vx), v_enu[1] + noise(s_vy), v_enu[2] + noise(s_roc)
+            m_basis = geo.enu_basis(m_lat, m_lon)
+            m_v = tuple(ve * m_basis[0][i] + vn * m_basis[1][i] + vu * m_basis[2][i]
+                        for i in range(3))
+            # APC is in the plane's axes: turn the east/north covariance by the convergence.
+            k, g = plane.axes(m_lat, m_lon)
+            rot = ((math.cos(g) * k, math.sin(g) * k), (-math.sin(g) * k, math.cos(g) * k))
+            pxy = [[sum(rot[i][a] * pos[a][b] * rot[j][b] for a in range(2) for b in range(2))
+                    for j in range(2)] for i in range(2)]
+            x, y = plane.forward(m_lat, m_lon)
+            cxy = pxy[0][1]
+            track = SDPS["tracks"][tg["obj"]]
+            records.append(CAT062.cv_record.create({
+                "010": source,
+                "070": (t % 86400.0, "s"),
+                "105": (("LAT", (math.degrees(m_lat), "°")), ("LON", (math.degrees(m_lon), "°"))),
+                "100": (("X", (x, "m")), ("Y", (y, "m"))),
+                "185": (("VX", (ve, "m/s")), ("VY", (vn, "m/s"))),
+                "040": track,
+                # Multisensor, geometric height more reliable, from a 3-D radar, confirmed.
+                "080": ((0, 0, 1, 2, 0, None),),
+                "130": (m_h / geo.FT, "ft"),
+                "135": (("QNH", 0), ("CTB", (m_h / geo.FT / 100.0, "FL"))),
+                "220": (vu / geo.FT * 60.0, "ft/min"),
+                "500": {
+                    "APC": (("X", (math.sqrt(pxy[0][0]), "m")), ("Y", (math.sqrt(pxy[1][1]), "m"))),
+                    "COV": (math.copysign(math.sqrt(abs(cxy)), cxy), "m"),
+                    "AGA": (s_h / geo.FT, "ft"),
+                    "ABA": (s_h / geo.FT / 100.0, "FL"),
+                    "ATV": (("X", (s_vx, "m/s")), ("Y", (s_vy, "m/s"))),
+                    "ARC": (s_roc / geo.FT * 60.0, "ft/min"),
+                },
+            }))
+            truth_rows.append((t, track, tg["obj"], p, v, meas, m_v))
+        if cycle % 10 == 5:
+            # A record without position, which the converter must skip.
+            records.append(CAT062.cv_record.create({
+                "010": source, "070": (t % 86400.0, "s"), "040": SDPS["no_position_track"],
+                "080": ((0, 0, 0, 0, 0, None),)}))
+        blocks.append(CAT062.create(records).unparse().to_bytes())
+        blocks.append(CAT065.create([CAT065.cv_record.create({
+            "010": source, "000": 2,  # end of batch
+            "030": (t % 86400.0, "s"), "020": cycle % 256})]).unparse().to_bytes())
+        cycle += 1
+    data = b"".join(blocks)
+    with open(os.path.join(out, "sample_cat062.ast"), "wb") as f:
+        f.write(data)
+    name = f"S{SDPS['sac']}-{SDPS['sic']}"
+    with open(os.path.join(out, "truth_cat062.csv"), "w", newline="\n") as f:
+        f.write("time,sensor,track,object,x,y,z,vx,vy,vz,meas_x,meas_y,meas_z,"
+                "meas_vx,meas_vy,meas_vz\n")
+        for t, track, obj, p, v, m, mv in truth_rows:
+            f.write(f"{t:.3f},{name},{track},{obj},{p[0]:.3f},{p[1]:.3f},{p[2]:.3f},"
+                    f"{v[0]:.4f},{v[1]:.4f},{v[2]:.4f},{m[0]:.3f},{m[1]:.3f},{m[2]:.3f},"
+                    f"{mv[0]:.4f},{mv[1]:.4f},{mv[2]:.4f}\n")
+    return len(data), len(truth_rows), len(blocks)
+
+
 def main():
-    global CAT048, CAT034
+    global CAT048, CAT034, CAT062, CAT065
     try:
         import asterix.generated as gen
     except ImportError:
         sys.exit("make_sample: libasterix is not installed: "
                  "python3 -m pip install --user libasterix==0.36.3")
     CAT048, CAT034 = gen.Cat_048_1_32, gen.Cat_034_1_29
+    CAT062, CAT065 = gen.Cat_062_1_21, gen.Cat_065_1_6
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="tests/data/asterix", help="output folder")
     args = ap.parse_args()
@@ -195,6 +373,11 @@ def main():
         for r in RADARS:
             f.write(f"{sensor_name(r)},atc,{r['lat']:.6f},{r['lon']:.6f},{r['alt']:.1f},"
                     f"{r['s_r']:g},{r['s_az']:g},{r['s_el']:g},474000,0,{r['revisit']:g},1,0\n")
+        # The SDPS: its site is its system reference point. trackcorr reads the radar model
+        # only to track a sensor's detections, which an SDPS has none of; the columns must
+        # still be positive: sigmas 1, its coverage and its output period.
+        f.write(f"S{SDPS['sac']}-{SDPS['sic']},sdps,{SDPS['lat']:.6f},{SDPS['lon']:.6f},"
+                f"{SDPS['alt']:.1f},1,1,1,474000,0,{SDPS['period']:g},1,0\n")
 
     truth_rows.sort(key=lambda x: (x[0], x[1]))
     with open(os.path.join(args.out, "truth_positions.csv"), "w", newline="\n") as f:
@@ -204,6 +387,9 @@ def main():
                     f"{m[0]:.3f},{m[1]:.3f},{m[2]:.3f}\n")
     print(f"make_sample: {len(data)} bytes, {len(truth_rows)} target plots, "
           f"{len(blocks)} datablocks in {args.out}", file=sys.stderr)
+    size, reports, n_blocks = write_cat062(args.out)
+    print(f"make_sample: CAT 062: {size} bytes, {reports} system track reports, "
+          f"{n_blocks} datablocks", file=sys.stderr)
 
 
 if __name__ == "__main__":
