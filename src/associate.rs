@@ -18,7 +18,7 @@ use crate::error::Result;
 use crate::fuse::{self, FusionMethod};
 use crate::gate::{self, Gate};
 use crate::linalg::{Mat6, Vec6};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A local track's estimate at an epoch: the record the propagation stage writes and the
 /// association stage reads, laid out as the GPU kernels see it.
@@ -268,11 +268,7 @@ impl Hysteresis {
         // Breaks: a live member apart from every other live member of its system track.
         let numbers: Vec<u32> = self.members.keys().copied().collect();
         for number in numbers {
-            let live: Vec<usize> = self.members[&number]
-                .iter()
-                .copied()
-                .filter(|m| slot.contains_key(m))
-                .collect();
+            let live = self.live(number, &slot);
             if live.len() < 2 {
                 for &m in &live {
                     self.misses[m] = 0;
@@ -389,21 +385,11 @@ impl Hysteresis {
         slot: &BTreeMap<usize, usize>,
         estimate: &impl Fn(usize) -> (Vec6, Mat6),
     ) {
-        let live_of = |h: &Self, number: u32| -> Vec<usize> {
-            h.members
-                .get(&number)
-                .map(|v| v.iter().copied().filter(|m| slot.contains_key(m)).collect())
-                .unwrap_or_default()
-        };
         // New watches: a member clustered apart from the rest of its system track, with a
-        // member of another system track that holds a track of its sensor.
+        // member of another system track (in its cluster) that holds a track of its sensor.
         let mut watch = Vec::new();
-        for (number, members) in &self.members {
-            let live: Vec<usize> = members
-                .iter()
-                .copied()
-                .filter(|m| slot.contains_key(m))
-                .collect();
+        for &number in self.members.keys() {
+            let live = self.live(number, slot);
             if live.len() < 2 {
                 continue;
             }
@@ -412,22 +398,23 @@ impl Hysteresis {
                 if live.iter().any(|&o| o != a && cluster_of[slot[&o]] == c) {
                     continue;
                 }
+                let others: BTreeSet<u32> = tracks
+                    .iter()
+                    .zip(cluster_of)
+                    .filter(|&(_, &k)| k == c)
+                    .filter_map(|(t, _)| self.home[t.track as usize])
+                    .filter(|&h| h != number)
+                    .collect();
                 let sensor = tracks[slot[&a]].sensor;
-                for (k, t) in tracks.iter().enumerate() {
-                    let Some(other) = self.home[t.track as usize] else {
-                        continue;
-                    };
-                    if cluster_of[k] != c || other == *number {
-                        continue;
-                    }
-                    let rivals = live_of(self, other);
+                for other in others {
+                    let rivals = self.live(other, slot);
                     if rivals.len() < 2 {
                         continue;
                     }
                     watch.extend(
                         rivals
                             .into_iter()
-                            .filter(|&b| b != a && tracks[slot[&b]].sensor == sensor)
+                            .filter(|&b| tracks[slot[&b]].sensor == sensor)
                             .map(|b| (a.min(b), a.max(b))),
                     );
                 }
@@ -451,8 +438,16 @@ impl Hysteresis {
                 self.swaps.remove(&(a, b));
                 continue;
             };
-            let rest_a: Vec<usize> = live_of(self, ha).into_iter().filter(|&m| m != a).collect();
-            let rest_b: Vec<usize> = live_of(self, hb).into_iter().filter(|&m| m != b).collect();
+            let rest_a: Vec<usize> = self
+                .live(ha, slot)
+                .into_iter()
+                .filter(|&m| m != a)
+                .collect();
+            let rest_b: Vec<usize> = self
+                .live(hb, slot)
+                .into_iter()
+                .filter(|&m| m != b)
+                .collect();
             if ha == hb || rest_a.is_empty() || rest_b.is_empty() {
                 self.swaps.remove(&(a, b));
                 continue;
@@ -509,6 +504,14 @@ impl Hysteresis {
         self.swaps
             .retain(|&(x, y), _| x != a && x != b && y != a && y != b);
         self.trades += 1;
+    }
+
+    /// The live members of a system track (local track indices, in joining order).
+    fn live(&self, number: u32, slot: &BTreeMap<usize, usize>) -> Vec<usize> {
+        self.members
+            .get(&number)
+            .map(|v| v.iter().copied().filter(|m| slot.contains_key(m)).collect())
+            .unwrap_or_default()
     }
 
     /// Puts a local track alone in a new system track.

@@ -11,7 +11,7 @@ use crate::fuse::{self, FusionMethod};
 use crate::gate::Gate;
 use crate::io::ReportSet;
 use crate::linalg::{Mat6, Vec6};
-use crate::model::{HAS_VELOCITY_COV, Report};
+use crate::model::Report;
 use crate::propagate::{Propagation, propagate};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -332,11 +332,7 @@ pub(crate) fn correlate_inputs(
                                     sensor: rep.sensor,
                                     state,
                                     cov,
-                                    dim: if rep.flags & HAS_VELOCITY_COV != 0 {
-                                        6
-                                    } else {
-                                        3
-                                    },
+                                    dim: rep.gate_dim(),
                                     truth: rep.truth,
                                 }
                             })

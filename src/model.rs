@@ -32,6 +32,18 @@ pub struct Report {
     pub line: u32,
 }
 
+impl Report {
+    /// Dimension of the chi-square tests on this report's estimate: 6 (position and
+    /// velocity) with a full covariance, else 3 (position only).
+    pub fn gate_dim(&self) -> u32 {
+        if self.flags & HAS_VELOCITY_COV != 0 {
+            6
+        } else {
+            3
+        }
+    }
+}
+
 /// One truth sample of one object.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]

@@ -8,7 +8,6 @@ use crate::gate::Gate;
 use crate::gpu::assign::{MIN_RELATIVE_EPSILON, RELATIVE_BOUND};
 use crate::gpu::correlate::{ChunkTrace, GpuBackend};
 use crate::io::ReportSet;
-use crate::model::HAS_VELOCITY_COV;
 use crate::propagate::propagate;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -188,11 +187,7 @@ pub fn verify(
                     cov,
                     track: j as u32,
                     sensor: rep.sensor,
-                    dim: if rep.flags & HAS_VELOCITY_COV != 0 {
-                        6
-                    } else {
-                        3
-                    },
+                    dim: rep.gate_dim(),
                     truth: rep.truth,
                 });
             }

@@ -18,7 +18,6 @@ use crate::correlate::{
 use crate::error::{Error, Result};
 use crate::gate::Gate;
 use crate::io::ReportSet;
-use crate::model::HAS_VELOCITY_COV;
 use crate::propagate::propagate;
 use rayon::prelude::*;
 use std::sync::OnceLock;
@@ -325,11 +324,7 @@ impl GpuBackend {
                         report: (report_offset[ri] + r) as u32,
                         dt: (t - rep.time) as f32,
                     });
-                    dims.push(if rep.flags & HAS_VELOCITY_COV != 0 {
-                        6u32
-                    } else {
-                        3
-                    });
+                    dims.push(rep.gate_dim());
                 }
                 epochs.push(EpochSlot {
                     replay: ri,
@@ -566,11 +561,7 @@ impl GpuBackend {
                                     cov: [[0.0; 6]; 6],
                                     track: j as u32,
                                     sensor: rep.sensor,
-                                    dim: if rep.flags & HAS_VELOCITY_COV != 0 {
-                                        6
-                                    } else {
-                                        3
-                                    },
+                                    dim: rep.gate_dim(),
                                     truth: rep.truth,
                                 }
                             })

@@ -61,10 +61,11 @@ def load_asterix():
     return base, gen
 
 
-def cat048_spec(gen, edition):
-    specs = {".".join(map(str, s.cv_edition)): s for s in gen.manifest["CATS"][48]}
+def category_spec(gen, cat, edition):
+    """libasterix's spec of CAT `cat` in `edition` (e.g. "1.32")."""
+    specs = {".".join(map(str, s.cv_edition)): s for s in gen.manifest["CATS"][cat]}
     if edition not in specs:
-        raise UserError(f"--edition {edition}: libasterix knows CAT 048 editions "
+        raise UserError(f"--edition {edition}: libasterix knows CAT {cat:03d} editions "
                         f"{', '.join(sorted(specs))}")
     return specs[edition]
 
@@ -149,74 +150,113 @@ class Stats:
     def skip(self, reason):
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
+    def summary(self, cat):
+        """The first line of the report: datablocks, skipped categories, records."""
+        other = ", ".join(f"CAT {c:03d}: {n}" for c, n in sorted(self.other.items()))
+        return (f"{self.datablocks} datablocks ({sum(self.other.values())} of other "
+                f"categories skipped{': ' + other if other else ''}), {self.records} "
+                f"CAT {cat:03d} records")
 
-def convert(args):
-    sites = read_sensors(args.sensors)
-    # Read and split every file first: framing errors show before the slow import.
-    blocks = []  # (path, offset, category, bytes)
-    for path in args.cat048:
+    def print_skipped(self, prog):
+        for reason, n in sorted(self.skipped.items()):
+            print(f"{prog}: skipped {n} record(s): {reason}", file=sys.stderr)
+
+
+def read_datablocks(paths, option):
+    """Every file of `paths` (given as `option`) split into (path, offset, category, bytes),
+    all read before libasterix's slow import so that framing errors show first."""
+    blocks = []
+    for path in paths:
         try:
             with open(path, "rb") as f:
                 data = f.read()
         except OSError as e:
-            raise UserError(f"cannot read --cat048 {path}: {e.strerror}")
+            raise UserError(f"cannot read {option} {path}: {e.strerror}")
         blocks += [(path,) + b for b in datablocks(path, data)]
+    return blocks
+
+
+def records(blocks, cat, edition, stats):
+    """The records of the CAT `cat` datablocks of `blocks`, parsed as `edition` (others
+    counted in `stats` and skipped)."""
     base, gen = load_asterix()
-    spec = cat048_spec(gen, args.edition)
-    stats = Stats()
-    rows = []  # (time, sensor, range, azimuth, elevation)
-    unknown = {}  # sensor name -> (sac, sic)
-    last_time = None
-    for path, off, cat, chunk in blocks:
+    spec = category_spec(gen, cat, edition)
+    for path, off, c, chunk in blocks:
         stats.datablocks += 1
-        if cat != 48:
-            stats.other[cat] = stats.other.get(cat, 0) + 1
+        if c != cat:
+            stats.other[c] = stats.other.get(c, 0) + 1
             continue
         raw = base.RawDatablock.parse(base.Bits.from_bytes(chunk))
-        records = None if isinstance(raw, ValueError) else spec.cv_uap.parse(
+        recs = None if isinstance(raw, ValueError) else spec.cv_uap.parse(
             raw[0].get_raw_records())
-        if records is None or isinstance(records, ValueError):
-            why = raw if isinstance(raw, ValueError) else records
-            raise UserError(f"{path}: CAT 048 datablock at byte offset {off} does not "
-                            f"parse as edition {args.edition}: {why}")
-        for rec in records:
+        if recs is None or isinstance(recs, ValueError):
+            why = raw if isinstance(raw, ValueError) else recs
+            raise UserError(f"{path}: CAT {cat:03d} datablock at byte offset {off} does not "
+                            f"parse as edition {edition}: {why}")
+        for rec in recs:
             stats.records += 1
-            i010, i140, i040 = rec.get_item("010"), rec.get_item("140"), rec.get_item("040")
-            if i010 is None or i140 is None or i040 is None:
-                stats.skip("no I010, I140 or I040")
-                continue
-            sac = i010.variation.get_item("SAC").as_uint()
-            sic = i010.variation.get_item("SIC").as_uint()
-            tod = i140.variation.content.as_quantity("s")
-            # Unwrap the time of day against the record before (in file order).
-            if last_time is None:
-                t = tod
-            else:
-                t = tod + DAY * round((last_time - tod) / DAY)
-            last_time = t
-            name = args.sensor_name.format(sac=sac, sic=sic)
-            site = sites.get(name)
-            if site is None:
-                unknown[name] = (sac, sic)
-                continue
-            rng = quantity(i040.variation, "RHO", "NM") * geo.NM
-            az = math.radians(quantity(i040.variation, "THETA", "°")) % (2.0 * math.pi)
-            h = height(rec, args.height, stats)
-            if h is None:
-                continue
-            if rng <= 0.0:
-                stats.skip("zero range")
-                continue
-            el = geo.elevation_for_height(site, rng, az, h, args.earth_factor)
-            if el is None:
-                stats.skip("height does not fit the slant range")
-                continue
-            rows.append((t, name, rng, az, el))
+            yield rec
+
+
+class Clock:
+    """Times of day (s) unwrapped against the record before, in file order: a jump back of
+    more than 12 h (midnight) adds whole days, so times go on increasing."""
+
+    def __init__(self):
+        self.last = None
+
+    def time(self, tod):
+        t = tod if self.last is None else tod + DAY * round((self.last - tod) / DAY)
+        self.last = t
+        return t
+
+
+def sac_sic(i010):
+    v = i010.variation
+    return v.get_item("SAC").as_uint(), v.get_item("SIC").as_uint()
+
+
+def unknown_sensors(unknown):
+    """`name (SAC s, SIC c), ...` of the sensors not in sensors.csv."""
+    return ", ".join(f"{n} (SAC {s[0]}, SIC {s[1]})" for n, s in sorted(unknown.items()))
+
+
+def convert(args):
+    sites = read_sensors(args.sensors)
+    blocks = read_datablocks(args.cat048, "--cat048")
+    stats = Stats()
+    clock = Clock()
+    rows = []  # (time, sensor, range, azimuth, elevation)
+    unknown = {}  # sensor name -> (sac, sic)
+    for rec in records(blocks, 48, args.edition, stats):
+        i010, i140, i040 = rec.get_item("010"), rec.get_item("140"), rec.get_item("040")
+        if i010 is None or i140 is None or i040 is None:
+            stats.skip("no I010, I140 or I040")
+            continue
+        sac, sic = sac_sic(i010)
+        t = clock.time(i140.variation.content.as_quantity("s"))
+        name = args.sensor_name.format(sac=sac, sic=sic)
+        site = sites.get(name)
+        if site is None:
+            unknown[name] = (sac, sic)
+            continue
+        rng = quantity(i040.variation, "RHO", "NM") * geo.NM
+        az = math.radians(quantity(i040.variation, "THETA", "°")) % (2.0 * math.pi)
+        h = height(rec, args.height, stats)
+        if h is None:
+            continue
+        if rng <= 0.0:
+            stats.skip("zero range")
+            continue
+        el = geo.elevation_for_height(site, rng, az, h, args.earth_factor)
+        if el is None:
+            stats.skip("height does not fit the slant range")
+            continue
+        rows.append((t, name, rng, az, el))
     if unknown:
-        names = ", ".join(f"{n} (SAC {s[0]}, SIC {s[1]})" for n, s in sorted(unknown.items()))
-        raise UserError(f"sensor(s) not in {args.sensors}: {names}; the file has "
-                        f"{', '.join(sorted(sites)) or 'no sensors'}. Add them (site and noise "
-                        "model) or change --sensor-name")
+        raise UserError(f"sensor(s) not in {args.sensors}: {unknown_sensors(unknown)}; the "
+                        f"file has {', '.join(sorted(sites)) or 'no sensors'}. Add them (site "
+                        "and noise model) or change --sensor-name")
     rows.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
     write_rows(args.out, args.replay, rows)
     report(stats, len(rows), args.out)
@@ -271,13 +311,9 @@ def write_text(out, text, prefix):
 
 
 def report(stats, written, out):
-    other = ", ".join(f"CAT {c:03d}: {n}" for c, n in sorted(stats.other.items()))
-    msg = (f"{PROG}: {stats.datablocks} datablocks ({sum(stats.other.values())} of other "
-           f"categories skipped{': ' + other if other else ''}), {stats.records} CAT 048 "
-           f"records, {written} detections written to {out}")
-    print(msg, file=sys.stderr)
-    for reason, n in sorted(stats.skipped.items()):
-        print(f"{PROG}: skipped {n} record(s): {reason}", file=sys.stderr)
+    print(f"{PROG}: {stats.summary(48)}, {written} detections written to {out}",
+          file=sys.stderr)
+    stats.print_skipped(PROG)
 
 
 def main(argv=None):
@@ -300,6 +336,12 @@ def main(argv=None):
                     help="1: geometric elevation on WGS84 (default, what trackcorr's "
                          "straight-line model needs); 4/3: the 4/3-Earth apparent elevation")
     ap.add_argument("--edition", default="1.32", help="CAT 048 edition to parse (1.32)")
+    return run(ap, argv, convert, PROG)
+
+
+def run(ap, argv, convert, prog):
+    """Parses and checks the options common to the converters (--replay, --sensor-name) and
+    runs `convert`: exit status 0, 1 for a user error (one line), 2 for bad options."""
     args = ap.parse_args(argv)
     if args.replay < 0:
         ap.error("--replay must be at least 0")
@@ -309,11 +351,11 @@ def main(argv=None):
         args.sensor_name.format(sac=0, sic=0)
     except (KeyError, IndexError, ValueError, AttributeError) as e:
         ap.error(f"--sensor-name {args.sensor_name!r}: {e!r}; use the fields {{sac}} and "
-                 "{sic}, e.g. 'R{sac}-{sic}'")
+                 f"{{sic}}, e.g. {ap.get_default('sensor_name')!r}")
     try:
         convert(args)
     except UserError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -51,7 +51,6 @@ import asterix_to_csv as a2c  # noqa: E402  (shared: sensors.csv, datablocks, at
 import geodesy as geo  # noqa: E402
 
 PROG = "cat062_to_reports"
-DAY = 86400.0
 UserError = a2c.UserError
 
 # trackcorr takes the velocity variance of position-only reports as (200 m/s)² (README,
@@ -71,25 +70,11 @@ Q_VAR = {k: lsb * lsb / 12.0 for k, lsb in {
     "185": 0.25, "220": 6.25 * geo.FT / 60.0}.items()}
 
 
-def cat062_spec(gen, edition):
-    specs = {".".join(map(str, s.cv_edition)): s for s in gen.manifest["CATS"][62]}
-    if edition not in specs:
-        raise UserError(f"--edition {edition}: libasterix knows CAT 062 editions "
-                        f"{', '.join(sorted(specs))}")
-    return specs[edition]
-
-
-class Stats:
+class Stats(a2c.Stats):
     def __init__(self):
-        self.datablocks = 0
-        self.other = {}  # category -> datablocks skipped
-        self.records = 0
-        self.skipped = {}  # reason -> records
+        super().__init__()
         self.defaults = {}  # what took a default -> rows
         self.track_ends = 0
-
-    def skip(self, reason):
-        self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
     def default(self, what):
         self.defaults[what] = self.defaults.get(what, 0) + 1
@@ -110,69 +95,40 @@ def bit(variation, name):
 
 def convert(args):
     sites = a2c.read_sensors(args.sensors)
-    # Read and split every file first: framing errors show before the slow import.
-    blocks = []  # (path, offset, category, bytes)
-    for path in args.cat062:
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError as e:
-            raise UserError(f"cannot read --cat062 {path}: {e.strerror}")
-        blocks += [(path,) + b for b in a2c.datablocks(path, data)]
-    base, gen = a2c.load_asterix()
-    edition = args.edition
-    spec = cat062_spec(gen, edition)
+    blocks = a2c.read_datablocks(args.cat062, "--cat062")
     stats = Stats()
+    clock = a2c.Clock()
     planes = {}  # sensor name -> geo.Stereographic at its reference point
     rows = {}  # (time, sensor, track) -> (position, velocity, covariance)
     unknown = {}  # sensor name -> (sac, sic)
-    last_time = None
-    for path, off, cat, chunk in blocks:
-        stats.datablocks += 1
-        if cat != 62:
-            stats.other[cat] = stats.other.get(cat, 0) + 1
+    for rec in a2c.records(blocks, 62, args.edition, stats):
+        i010, i070, i040 = rec.get_item("010"), rec.get_item("070"), rec.get_item("040")
+        if i010 is None or i070 is None or i040 is None:
+            stats.skip("no I062/010, I062/070 or I062/040")
             continue
-        raw = base.RawDatablock.parse(base.Bits.from_bytes(chunk))
-        records = None if isinstance(raw, ValueError) else spec.cv_uap.parse(
-            raw[0].get_raw_records())
-        if records is None or isinstance(records, ValueError):
-            why = raw if isinstance(raw, ValueError) else records
-            raise UserError(f"{path}: CAT 062 datablock at byte offset {off} does not "
-                            f"parse as edition {edition}: {why}")
-        for rec in records:
-            stats.records += 1
-            i010, i070, i040 = rec.get_item("010"), rec.get_item("070"), rec.get_item("040")
-            if i010 is None or i070 is None or i040 is None:
-                stats.skip("no I062/010, I062/070 or I062/040")
-                continue
-            sac = i010.variation.get_item("SAC").as_uint()
-            sic = i010.variation.get_item("SIC").as_uint()
-            tod = element(i070, "s")
-            # Unwrap the time of day against the record before (in file order).
-            t = tod if last_time is None else tod + DAY * round((last_time - tod) / DAY)
-            last_time = t
-            name = args.sensor_name.format(sac=sac, sic=sic)
-            site = sites.get(name)
-            if site is None:
-                unknown[name] = (sac, sic)
-                continue
-            key = (t, name, i040.variation.as_uint())
-            if key in rows:
-                stats.skip("a second record of one track at one time (the first kept)")
-                continue
-            if name not in planes:
-                planes[name] = geo.Stereographic(site.lat, site.lon)
-            state = track_state(rec, planes[name], args, stats)
-            if state is None:
-                continue
-            rows[key] = state
-            i080 = rec.get_item("080")
-            if i080 is not None and bit(i080.variation, "TSE"):
-                stats.track_ends += 1
+        sac, sic = a2c.sac_sic(i010)
+        t = clock.time(element(i070, "s"))
+        name = args.sensor_name.format(sac=sac, sic=sic)
+        site = sites.get(name)
+        if site is None:
+            unknown[name] = (sac, sic)
+            continue
+        key = (t, name, i040.variation.as_uint())
+        if key in rows:
+            stats.skip("a second record of one track at one time (the first kept)")
+            continue
+        if name not in planes:
+            planes[name] = geo.Stereographic(site.lat, site.lon)
+        state = track_state(rec, planes[name], args, stats)
+        if state is None:
+            continue
+        rows[key] = state
+        i080 = rec.get_item("080")
+        if i080 is not None and bit(i080.variation, "TSE"):
+            stats.track_ends += 1
     if unknown:
-        names = ", ".join(f"{n} (SAC {s[0]}, SIC {s[1]})" for n, s in sorted(unknown.items()))
-        raise UserError(f"SDPS not in {args.sensors}: {names}; the file has "
-                        f"{', '.join(sorted(sites)) or 'no sensors'}. Add it (its system "
+        raise UserError(f"SDPS not in {args.sensors}: {a2c.unknown_sensors(unknown)}; the "
+                        f"file has {', '.join(sorted(sites)) or 'no sensors'}. Add it (its system "
                         "reference point as the site) or change --sensor-name")
     write_reports(args.out, args.replay, sorted(rows.items()))
     report(stats, rows, args.out)
@@ -322,13 +278,10 @@ def write_reports(out, replay, rows):
 
 
 def report(stats, rows, out):
-    other = ", ".join(f"CAT {c:03d}: {n}" for c, n in sorted(stats.other.items()))
     tracks = len({(s, n) for _, s, n in rows})
-    print(f"{PROG}: {stats.datablocks} datablocks ({sum(stats.other.values())} of other "
-          f"categories skipped{': ' + other if other else ''}), {stats.records} CAT 062 "
-          f"records, {len(rows)} reports of {tracks} tracks written to {out}", file=sys.stderr)
-    for reason, n in sorted(stats.skipped.items()):
-        print(f"{PROG}: skipped {n} record(s): {reason}", file=sys.stderr)
+    print(f"{PROG}: {stats.summary(62)}, {len(rows)} reports of {tracks} tracks written to "
+          f"{out}", file=sys.stderr)
+    stats.print_skipped(PROG)
     for what, n in sorted(stats.defaults.items()):
         print(f"{PROG}: {n} report(s): {what}", file=sys.stderr)
     if stats.track_ends:
@@ -377,24 +330,7 @@ def main(argv=None):
                     help="rate of climb sigma without I062/500 ARC (2.5)")
     ap.add_argument("--edition", default="1.21",
                     help="CAT 062 edition to parse (1.21, the newest of libasterix 0.36.3)")
-    args = ap.parse_args(argv)
-    if args.replay < 0:
-        ap.error("--replay must be at least 0")
-    if "," in args.sensor_name or "\n" in args.sensor_name:
-        ap.error("--sensor-name must not contain a comma or a line break")
-    try:
-        args.sensor_name.format(sac=0, sic=0)
-    except (KeyError, IndexError, ValueError, AttributeError) as e:
-        ap.error(f"--sensor-name {args.sensor_name!r}: {e!r}; use the fields {{sac}} and "
-                 "{sic}, e.g. 'S{sac}-{sic}'")
-    try:
-        convert(args)
-    except UserError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    return 0
+    return a2c.run(ap, argv, convert, PROG)
 
 
 if __name__ == "__main__":

@@ -232,9 +232,10 @@ class Stereographic:
 
     def axes(self, lat, lon):
         """Scale k and convergence γ at a point, such that a ground vector with east and north
-        components (e, n) is, in the plane, k · (e cos γ + n sin γ, −e sin γ + n cos γ): γ is
-        the angle from the plane's y axis clockwise to true north. From the image of a short
-        step north (the projection is conformal: the same k and rotation in every direction)."""
+        components (e, n) is, in the plane, k · (e cos γ + n sin γ, −e sin γ + n cos γ): γ
+        is the angle from the plane's y axis clockwise to true north. From the image of a
+        short step north (the projection is conformal: the same k and rotation in every
+        direction)."""
         h = 1e-7  # rad of latitude, about 0.6 m
         x0, y0 = self.forward(lat - h, lon)
         x1, y1 = self.forward(lat + h, lon)
