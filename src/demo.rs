@@ -30,7 +30,7 @@ pub fn run_demo(
         seed,
         ..Default::default()
     })?;
-    scenario.write(&dir)?;
+    scenario.write(&dir, crate::io::Format::Csv)?;
     let inputs = Inputs {
         reports: Some(dir.file("reports.csv")),
         detections: None,
@@ -42,7 +42,7 @@ pub fn run_demo(
     };
     let cfg = Config::default();
     let gospa = GospaParams::default();
-    let mut writer = crate::output::OutputWriter::create(&dir)?;
+    let mut writer = crate::output::OutputWriter::create(&dir, crate::io::Format::Csv)?;
     let mut fused = run::correlate_files(
         &inputs,
         &cfg,

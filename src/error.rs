@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 /// Errors of trackcorr's library.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A problem in an input file, located at `file:line:column` (1-based).
-    #[error("{}:{line}:{column}: {message}", file.display())]
+    /// A problem in an input file, located at `file:line:column` (1-based). In a Parquet
+    /// file, read as the CSV text it stands for, line 1 is its schema and line `n` its row
+    /// `n - 2` (counted from 0, as pandas does), and the column is the column's position.
+    #[error("{}: {message}", located(file, *line, *column))]
     Input {
         file: PathBuf,
         line: usize,
@@ -39,6 +41,19 @@ pub enum Error {
     /// An assignment problem without a feasible complete assignment.
     #[error("assignment problem is infeasible: {0}")]
     Infeasible(String),
+}
+
+/// `file:line:column`, or for a Parquet file `file: row R, column C` (the schema: `file:
+/// column C`).
+fn located(file: &Path, line: usize, column: usize) -> String {
+    if crate::io::parquet::is_parquet(file) {
+        match line.checked_sub(2) {
+            Some(row) => format!("{}: row {row}, column {column}", file.display()),
+            None => format!("{}: column {column}", file.display()),
+        }
+    } else {
+        format!("{}:{line}:{column}", file.display())
+    }
 }
 
 impl Error {

@@ -12,6 +12,7 @@ use trackcorr::correlate::Config;
 use trackcorr::fuse::FusionMethod;
 use trackcorr::gpu::GpuOptions;
 use trackcorr::history::{HistoryParams, Measure};
+use trackcorr::io::Format;
 use trackcorr::io::csv::OutputDir;
 use trackcorr::metrics::gospa::GospaParams;
 use trackcorr::propagate::{MotionModel, Propagation};
@@ -122,6 +123,10 @@ enum Command {
         antenna: Antenna,
         #[command(flatten)]
         shard: ShardOption,
+        /// Format of detections, reports and truth: csv, or parquet (Apache Parquet, the
+        /// same values); sensors.csv is CSV either way.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: Format,
         #[arg(long)]
         out: PathBuf,
     },
@@ -198,7 +203,8 @@ enum Backend {
 
 #[derive(Args)]
 struct CorrelateArgs {
-    /// Local-track reports (CSV).
+    /// Local-track reports (CSV, or Parquet if the name ends in .parquet, as for every
+    /// input).
     #[arg(
         long,
         required_unless_present = "detections",
@@ -224,6 +230,9 @@ struct CorrelateArgs {
     /// tracks, coverage per object and network, GOSPA against time.
     #[arg(long)]
     plot: bool,
+    /// Format of the tables written: csv, or parquet (Apache Parquet, the same values).
+    #[arg(long, value_enum, default_value = "csv")]
+    format: Format,
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
@@ -283,7 +292,10 @@ struct TrackArgs {
     backend: BackendChoice,
     #[command(flatten)]
     rows: RowOptions,
-    /// Output folder (reports.csv and summary.json).
+    /// Format of the tables written: csv, or parquet (Apache Parquet, the same values).
+    #[arg(long, value_enum, default_value = "csv")]
+    format: Format,
+    /// Output folder (reports.csv or .parquet, and summary.json).
     #[arg(long)]
     out: PathBuf,
 }
@@ -329,6 +341,9 @@ struct HistoryArgs {
     /// Cap on one GPU buffer (MiB), to exercise chunking.
     #[arg(long)]
     max_buffer_mib: Option<u64>,
+    /// Format of the tables written: csv, or parquet (Apache Parquet, the same values).
+    #[arg(long, value_enum, default_value = "csv")]
+    format: Format,
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
@@ -492,6 +507,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             duration,
             antenna,
             shard,
+            format,
             out,
         } => {
             let shard = shard.shard.unwrap_or_default();
@@ -506,7 +522,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             };
             let dir = OutputDir::create(&out)?;
             let s = scenario::generate_with_progress(&opts, progress_bar("generating", "replays"))?;
-            s.write(&dir)?;
+            let names = s.write(&dir, format)?;
             let mut made: Vec<u32> = s.truth.iter().map(|t| t.replay).collect();
             made.dedup();
             Manifest {
@@ -522,15 +538,13 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                     "objects": objects,
                     "duration": duration,
                     "antenna": antenna,
+                    "format": format,
                 }),
                 backend: serde_json::Value::Null,
                 outputs: Vec::new(),
                 scores: Default::default(),
             }
-            .write(
-                &dir,
-                &["sensors.csv", "detections.csv", "reports.csv", "truth.csv"],
-            )?;
+            .write(&dir, &names.each_ref().map(String::as_str))?;
             dir.commit()?;
             log::info!(
                 "wrote {}: {} sensors, {} detections, {} reports, {} truth samples",
@@ -686,7 +700,7 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
     // The outputs are written as the batches are correlated, into a hidden folder that gets
     // its name only at the end: bad input found late still leaves nothing behind.
     let dir = OutputDir::create(&a.out)?;
-    let mut writer = trackcorr::output::OutputWriter::create(&dir)?;
+    let mut writer = trackcorr::output::OutputWriter::create(&dir, a.format)?;
     let unit = if inputs.reports.is_some() {
         "bytes"
     } else {
@@ -719,9 +733,10 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         serde_json::to_string(&result.summary.timing).unwrap_or_default()
     );
     trackcorr::output::write_summary(&dir, &result.summary)?;
+    let tables = trackcorr::output::correlate_tables(a.format);
     result
         .manifest(&inputs, &gospa)?
-        .write(&dir, &["associations.csv", "system_tracks.csv"])?;
+        .write(&dir, &tables.each_ref().map(String::as_str))?;
     if a.plot {
         result.write_picture(&dir)?;
     }
@@ -804,9 +819,13 @@ fn history(a: HistoryArgs) -> anyhow::Result<()> {
         );
     }
     let dir = OutputDir::create(&a.out)?;
-    dir.write(
-        "history_associations.csv",
-        trackcorr::history::associations_csv(&r.histories, &r.result, &r.sensors).as_bytes(),
+    trackcorr::io::write_table(
+        &dir.file(&a.format.file("history_associations")),
+        &[trackcorr::history::associations_csv(
+            &r.histories,
+            &r.result,
+            &r.sensors,
+        )],
     )?;
     let json = serde_json::to_string_pretty(&r.summary)?;
     dir.write("summary.json", format!("{json}\n").as_bytes())?;
@@ -908,7 +927,7 @@ fn track(a: TrackArgs) -> anyhow::Result<()> {
         "timing": { "read_s": read_s, "track_s": track_s },
     });
     let dir = OutputDir::create(&a.out)?;
-    trackcorr::io::write_reports(&dir.file("reports.csv"), &reports, &sensors)?;
+    trackcorr::io::write_reports(&dir.file(&a.format.file("reports")), &reports, &sensors)?;
     dir.write(
         "summary.json",
         format!("{}\n", serde_json::to_string_pretty(&summary)?).as_bytes(),

@@ -4,13 +4,10 @@
 use crate::correlate::{Correlation, ReplayResult};
 use crate::error::Result;
 use crate::io::csv::OutputDir;
-use crate::io::{push_cov, push_cov_header, push_fixed, push_state};
+use crate::io::{Format, TableWriter, push_cov, push_cov_header, push_fixed, push_state};
 use crate::model::SensorTable;
 use rayon::prelude::*;
 use serde::Serialize;
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::PathBuf;
 
 /// Header of `associations.csv`.
 const ASSOCIATIONS_HEADER: &str = "replay,time,system_track,sensor,track\n";
@@ -78,29 +75,30 @@ fn push_replay_system_tracks(out: &mut String, r: &ReplayResult) {
     }
 }
 
-/// `associations.csv` and `system_tracks.csv` written as the replays are correlated, a
-/// batch at a time, so that no output is held whole in memory.
+/// The tables `correlate` writes, in `format`: `associations`, `system_tracks`.
+pub fn correlate_tables(format: Format) -> [String; 2] {
+    [format.file("associations"), format.file("system_tracks")]
+}
+
+/// `associations` and `system_tracks` (CSV or Parquet) written as the replays are
+/// correlated, a batch at a time, so that no output is held whole in memory.
 pub struct OutputWriter {
-    associations: (PathBuf, BufWriter<File>),
-    system_tracks: (PathBuf, BufWriter<File>),
+    associations: TableWriter,
+    system_tracks: TableWriter,
 }
 
 impl OutputWriter {
     /// Creates both files in `dir` with their headers.
-    pub fn create(dir: &OutputDir) -> Result<OutputWriter> {
-        let open = |name: &str, header: &str| -> Result<(PathBuf, BufWriter<File>)> {
-            let path = dir.file(name);
-            let mut w = BufWriter::with_capacity(
-                1 << 20,
-                File::create(&path).map_err(|e| crate::Error::io(&path, e))?,
-            );
-            w.write_all(header.as_bytes())
-                .map_err(|e| crate::Error::io(&path, e))?;
-            Ok((path, w))
+    pub fn create(dir: &OutputDir, format: Format) -> Result<OutputWriter> {
+        let open = |name: &str, header: &str| -> Result<TableWriter> {
+            let mut w = TableWriter::create(&dir.file(name))?;
+            w.write_text(header)?;
+            Ok(w)
         };
+        let [associations, system_tracks] = correlate_tables(format);
         Ok(OutputWriter {
-            associations: open("associations.csv", ASSOCIATIONS_HEADER)?,
-            system_tracks: open("system_tracks.csv", &system_tracks_header())?,
+            associations: open(&associations, ASSOCIATIONS_HEADER)?,
+            system_tracks: open(&system_tracks, &system_tracks_header())?,
         })
     }
 
@@ -118,23 +116,16 @@ impl OutputWriter {
             })
             .collect();
         for (a, s) in &texts {
-            let (path, w) = &mut self.associations;
-            w.write_all(a.as_bytes())
-                .map_err(|e| crate::Error::io(path, e))?;
-            let (path, w) = &mut self.system_tracks;
-            w.write_all(s.as_bytes())
-                .map_err(|e| crate::Error::io(path, e))?;
+            self.associations.write_text(a)?;
+            self.system_tracks.write_text(s)?;
         }
         Ok(())
     }
 
-    /// Flushes both files.
+    /// Finishes both files.
     pub fn finish(self) -> Result<()> {
-        for (path, w) in [self.associations, self.system_tracks] {
-            w.into_inner()
-                .map_err(|e| crate::Error::io(&path, e.into_error()))?;
-        }
-        Ok(())
+        self.associations.finish()?;
+        self.system_tracks.finish()
     }
 }
 

@@ -13,7 +13,7 @@ use crate::metrics::{self, Metrics, ReplayScore, Tally};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 /// Which replays a run processes: those with `replay % count == index`.
@@ -309,10 +309,10 @@ fn same_everywhere(paths: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
-/// One CSV file being merged: its lines, the next one held back.
+/// One table being merged: its lines (as CSV text), the next one held back.
 struct Source {
     path: PathBuf,
-    lines: std::io::Lines<BufReader<std::fs::File>>,
+    lines: std::io::Lines<Box<dyn BufRead + Send>>,
     line: usize,
     next: Option<(u32, String)>,
 }
@@ -335,15 +335,14 @@ impl Source {
     }
 }
 
-/// Merges CSV files whose first column is the replay and whose rows are grouped by replay in
-/// ascending order (each shard's output): the rows of every replay, replays ascending, one
-/// header. Streams; holds one line per file.
+/// Merges tables (CSV or Parquet, as `out`) whose first column is the replay and whose rows
+/// are grouped by replay in ascending order (each shard's output): the rows of every replay,
+/// replays ascending, one header. Streams; holds one line (or Parquet batch) per file.
 fn merge_by_replay(paths: &[PathBuf], out: &Path) -> Result<()> {
     let mut header: Option<String> = None;
     let mut sources = Vec::new();
     for p in paths {
-        let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
-        let mut lines = BufReader::new(f).lines();
+        let mut lines = crate::io::table::open_text(p)?.reader.lines();
         let h = match lines.next() {
             Some(h) => h.map_err(|e| Error::io(p, e))?,
             None => {
@@ -371,10 +370,10 @@ fn merge_by_replay(paths: &[PathBuf], out: &Path) -> Result<()> {
         s.advance()?;
         sources.push(s);
     }
-    let file = std::fs::File::create(out).map_err(|e| Error::io(out, e))?;
-    let mut w = std::io::BufWriter::new(file);
-    let io = |e| Error::io(out, e);
-    writeln!(w, "{}", header.unwrap_or_default()).map_err(io)?;
+    let mut w = crate::io::TableWriter::create(out)?;
+    let mut text = header.unwrap_or_default();
+    text.push('\n');
+    w.write_text(&text)?;
     let mut last: Option<u32> = None;
     loop {
         let pick = sources
@@ -401,11 +400,14 @@ fn merge_by_replay(paths: &[PathBuf], out: &Path) -> Result<()> {
             if *r != replay {
                 break;
             }
-            writeln!(w, "{line}").map_err(io)?;
+            text.clear();
+            text.push_str(line);
+            text.push('\n');
+            w.write_text(&text)?;
             s.advance()?;
         }
     }
-    w.flush().map_err(io)
+    w.finish()
 }
 
 /// The summary of the whole run from the shards' summaries: counts added, metrics from the

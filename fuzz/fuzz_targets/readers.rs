@@ -1,5 +1,5 @@
 //! Every input reader on arbitrary bytes, strict and lenient: the first byte picks the reader,
-//! the rest is the file. A reader may return an error; it must not panic, hang or run out
+//! the rest is the file (CSV, or Parquet when it starts with Parquet's magic `PAR1`). A reader may return an error; it must not panic, hang or run out
 //! of memory.
 #![no_main]
 
@@ -9,13 +9,13 @@ use std::sync::OnceLock;
 use trackcorr::io::{self, RowPolicy};
 use trackcorr::model::SensorTable;
 
-/// One scratch file per process, rewritten for every input.
+/// One scratch folder per process, whose file is rewritten for every input.
 fn scratch() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("trackcorr-fuzz-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("scratch folder");
-        dir.join("input.csv")
+        dir
     })
 }
 
@@ -29,7 +29,14 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, file)) = data.split_first() else {
         return;
     };
-    let path = scratch();
+    // A file that starts as Parquet does is read as Parquet (by its extension, as trackcorr
+    // reads every input).
+    let name = if file.starts_with(b"PAR1") {
+        "input.parquet"
+    } else {
+        "input.csv"
+    };
+    let path = &scratch().join(name);
     std::fs::write(path, file).expect("scratch file");
     let lenient = which & 0x80 != 0;
     let mut policy = RowPolicy::new(lenient);

@@ -1,7 +1,10 @@
 //! A strict reader for the plain CSV files trackcorr exchanges (comma-separated, a header
 //! line, no quoted fields), whose errors say `file:line:column` and what was expected, and
-//! a writer that never leaves a half-written file behind.
+//! a writer that never leaves a half-written file behind. A Parquet file is read through the
+//! same reader as the CSV text it stands for (see [`super::parquet`]).
 
+use super::parquet::is_parquet;
+use super::table::open_text;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -20,6 +23,10 @@ pub struct Table {
     line: usize,
     /// Bytes consumed so far, the header included.
     bytes: u64,
+    /// For a Parquet file: its size and rows, for progress in bytes of the file.
+    parquet: Option<(u64, u64)>,
+    /// Columns are positions (Parquet), not characters of the line (CSV).
+    by_position: bool,
     /// The current line's bytes, and as text.
     buf: Vec<u8>,
     text: String,
@@ -53,13 +60,12 @@ impl Table {
 
     /// [`Table::read`], but with `lenient` a data line that cannot be read as text becomes
     /// an error of that row only (for `--lenient`) and reading goes on.
+    /// A `.parquet` file is read as its rows rendered as CSV text.
     pub fn read_with(path: &Path, lenient: bool) -> Result<Table> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        Self::from_source(
-            path,
-            Box::new(std::io::BufReader::with_capacity(1 << 16, file)),
-            lenient,
-        )
+        let source = open_text(path)?;
+        let mut table = Self::from_source(path, source.reader, lenient)?;
+        table.parquet = source.parquet_rows.map(|rows| (source.file_bytes, rows));
+        Ok(table)
     }
 
     /// Parses CSV text as if read from `path`.
@@ -83,6 +89,8 @@ impl Table {
             lenient,
             line: 0,
             bytes: 0,
+            parquet: None,
+            by_position: is_parquet(path),
             buf: Vec::new(),
             text: String::new(),
             stopped: false,
@@ -107,7 +115,7 @@ impl Table {
             ));
         }
         let mut header = Vec::new();
-        for (column, name) in split_fields(header_line) {
+        for (column, name) in split_fields(header_line, table.by_position) {
             let name = name.trim();
             if name.is_empty() {
                 return Err(Error::input(path, 1, column, "expected a column name"));
@@ -187,9 +195,17 @@ impl Table {
         &self.path
     }
 
-    /// Bytes read so far (for progress).
+    /// Bytes read so far (for progress): of a Parquet file, its size times the share of its
+    /// rows read.
     pub fn bytes_read(&self) -> u64 {
-        self.bytes
+        match self.parquet {
+            Some((size, rows)) if rows > 0 => {
+                let read = self.line.saturating_sub(1) as u64;
+                (size as f64 * read.min(rows) as f64 / rows as f64) as u64
+            }
+            Some(_) => 0,
+            None => self.bytes,
+        }
     }
 
     /// Index of a column that must exist.
@@ -280,12 +296,17 @@ impl Table {
     }
 }
 
-/// Splits a line at commas, yielding each field with its 1-based character column.
-fn split_fields(line: &str) -> impl Iterator<Item = (usize, &str)> {
+/// Splits a line at commas, yielding each field with its 1-based character column, or with
+/// its 1-based position (`by_position`, for Parquet's columns).
+fn split_fields(line: &str, by_position: bool) -> impl Iterator<Item = (usize, &str)> {
     let mut column = 1;
     line.split(',').map(move |f| {
         let c = column;
-        column += f.chars().count() + 1;
+        column += if by_position {
+            1
+        } else {
+            f.chars().count() + 1
+        };
         (c, f)
     })
 }
@@ -300,7 +321,7 @@ impl<'a> Row<'a> {
     /// Splits line `line` of `path`, whose header has `width` columns, into its fields: an
     /// error if it has fewer or more.
     pub fn parse(path: &'a Path, width: usize, line: usize, text: &'a str) -> Result<Row<'a>> {
-        let fields: Vec<(usize, &str)> = split_fields(text).collect();
+        let fields: Vec<(usize, &str)> = split_fields(text, is_parquet(path)).collect();
         if fields.len() != width {
             let column = if fields.len() > width {
                 fields[width].0
@@ -461,21 +482,13 @@ impl TimeOrder {
 }
 
 /// Writes `contents` to `path` through a temporary file in the same folder and a rename, so
-/// that readers never see a half-written file.
+/// that readers never see a half-written file. (Tables: [`super::write_table`].)
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    write_atomic_parts(path, &[contents])
-}
-
-/// [`write_atomic`] of the concatenation of `parts`.
-pub fn write_atomic_parts(path: &Path, parts: &[impl AsRef<[u8]>]) -> Result<()> {
     use std::io::Write;
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-    let written = parts
-        .iter()
-        .try_for_each(|p| w.write_all(p.as_ref()))
-        .and_then(|()| w.flush());
+    let written = w.write_all(contents).and_then(|()| w.flush());
     if let Err(e) = written {
         drop(w);
         let _ = std::fs::remove_file(&tmp);
@@ -526,6 +539,12 @@ const KNOWN_OUTPUTS: &[&str] = &[
     "detections.csv",
     "reports.csv",
     "truth.csv",
+    "associations.parquet",
+    "history_associations.parquet",
+    "system_tracks.parquet",
+    "detections.parquet",
+    "reports.parquet",
+    "truth.parquet",
     "manifest.json",
     "plot.svg",
     "plot.png",

@@ -2,7 +2,7 @@
 //! (m and rad, relative to the sensor; `truth` empty for a false alarm).
 
 use super::RowPolicy;
-use super::csv::{Table, TimeOrder, write_atomic_parts};
+use super::csv::{Table, TimeOrder};
 use super::{format_rows, push_fixed};
 use crate::error::{Error, Result};
 use crate::model::{Detection, NO_TRUTH, SensorTable};
@@ -35,7 +35,7 @@ pub fn write_detections(
         out.push('\n');
         Ok(())
     })?;
-    write_atomic_parts(path, &parts)
+    super::write_table(path, &parts)
 }
 
 /// Reads `detections.csv`: `replay` (optional), `time`, `sensor`, and either

@@ -2,8 +2,10 @@
 
 pub mod csv;
 mod detections;
+pub mod parquet;
 mod reports;
 mod sensors;
+pub mod table;
 mod truth;
 
 pub use detections::{read_detections, read_detections_with, write_detections};
@@ -11,6 +13,7 @@ pub use reports::{
     COMPONENTS, ReportReader, ReportSet, cov_column, read_reports, read_reports_with, write_reports,
 };
 pub use sensors::{read_sensors, write_sensors};
+pub use table::{Format, TableWriter, write_table};
 pub use truth::{TruthReader, read_truth, read_truth_with, write_truth};
 
 use crate::error::{Error, Result};
@@ -175,7 +178,7 @@ pub fn push_cov_header(out: &mut String) {
 const FORMAT_BLOCK: usize = 1 << 14;
 
 /// The CSV text of `rows` after `header`, in blocks formatted by `row` on all threads and
-/// kept in order: the same bytes as one loop over the rows, for [`csv::write_atomic_parts`].
+/// kept in order: the same bytes as one loop over the rows, for [`write_table`].
 pub fn format_rows<T: Sync>(
     header: String,
     rows: &[T],

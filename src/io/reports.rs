@@ -4,7 +4,7 @@
 //! `cov_z_z` columns; full ones all 21.
 
 use super::RowPolicy;
-use super::csv::{Row, Table, TextLine, TimeOrder, write_atomic_parts};
+use super::csv::{Row, Table, TextLine, TimeOrder};
 use super::{format_rows, push_cov, push_cov_header, push_fixed, push_state};
 use crate::error::{Error, Result};
 use crate::linalg::{self, Mat6, Vec6};
@@ -435,5 +435,5 @@ pub fn write_reports(path: &Path, reports: &[Report], sensors: &SensorTable) -> 
         out.push('\n');
         Ok(())
     })?;
-    write_atomic_parts(path, &parts)
+    super::write_table(path, &parts)
 }

@@ -1,7 +1,7 @@
 //! `truth.csv`: `replay,time,object,x,y,z,vx,vy,vz`.
 
 use super::RowPolicy;
-use super::csv::{Table, TimeOrder, write_atomic_parts};
+use super::csv::{Table, TimeOrder};
 use super::reports::COMPONENTS;
 use super::{format_rows, push_fixed, push_state};
 use crate::error::Result;
@@ -109,5 +109,5 @@ pub fn write_truth(path: &Path, samples: &[TruthSample]) -> Result<()> {
         out.push('\n');
         Ok(())
     })?;
-    write_atomic_parts(path, &parts)
+    super::write_table(path, &parts)
 }

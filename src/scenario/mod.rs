@@ -101,12 +101,20 @@ impl Scenario {
         }
     }
 
-    /// Writes `sensors.csv`, `detections.csv`, `reports.csv` and `truth.csv`.
-    pub fn write(&self, out: &OutputDir) -> Result<()> {
-        crate::io::write_sensors(&out.file("sensors.csv"), &self.sensors)?;
-        crate::io::write_detections(&out.file("detections.csv"), &self.detections, &self.sensors)?;
-        crate::io::write_reports(&out.file("reports.csv"), &self.reports, &self.sensors)?;
-        crate::io::write_truth(&out.file("truth.csv"), &self.truth)
+    /// Writes `sensors.csv`, then `detections`, `reports` and `truth` in `format`; returns
+    /// the names of the files, in that order.
+    pub fn write(&self, out: &OutputDir, format: crate::io::Format) -> Result<[String; 4]> {
+        let names = [
+            "sensors.csv".to_string(),
+            format.file("detections"),
+            format.file("reports"),
+            format.file("truth"),
+        ];
+        crate::io::write_sensors(&out.file(&names[0]), &self.sensors)?;
+        crate::io::write_detections(&out.file(&names[1]), &self.detections, &self.sensors)?;
+        crate::io::write_reports(&out.file(&names[2]), &self.reports, &self.sensors)?;
+        crate::io::write_truth(&out.file(&names[3]), &self.truth)?;
+        Ok(names)
     }
 }
 
