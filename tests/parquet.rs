@@ -108,7 +108,11 @@ fn values(path: &Path) -> Vec<Vec<Result<f64, String>>> {
 
 fn assert_same_table(csv: &Path, parquet: &Path) {
     assert!(parquet.exists(), "{} missing", parquet.display());
-    assert!(!parquet.with_extension("csv").exists() || csv.parent() != parquet.parent());
+    assert!(
+        !parquet.with_extension("csv").exists(),
+        "CSV beside {}",
+        parquet.display()
+    );
     let (a, b) = (values(csv), values(parquet));
     assert!(a.len() > 1, "{} has no rows", csv.display());
     assert_eq!(a.len(), b.len(), "{} rows", parquet.display());
@@ -121,106 +125,75 @@ fn assert_same_table(csv: &Path, parquet: &Path) {
 fn parquet_outputs_hold_the_csv_values() {
     let s = Scratch::new("parquet-outputs");
     let dir = &s.0;
-    let cpu = ["--backend", "cpu"];
-    ok(dir, &["generate", "--seed", "2", "--out", "gc"], &[]);
+    // The same runs in each format, on the CPU backend: `g-F` generate, `c-F` correlate, `t-F`
+    // track, `h-F` history (F = csv, parquet), and `c-parquet2` a second correlate.
+    let runs = |f: &str, c_out: &str| -> Vec<Vec<String>> {
+        let words = |text: String| text.split(' ').map(String::from).collect::<Vec<_>>();
+        let cpu = "--backend cpu";
+        vec![
+            words(format!(
+                "correlate --reports g-{f}/reports.{f} --sensors g-{f}/sensors.csv \
+                 --truth g-{f}/truth.{f} --format {f} --out {c_out} {cpu}"
+            )),
+            words(format!(
+                "track --detections g-{f}/detections.{f} --sensors g-{f}/sensors.csv \
+                 --format {f} --out t-{f} {cpu}"
+            )),
+            words(format!(
+                "history --reports g-{f}/reports.{f} --epoch-interval 2 --format {f} \
+                 --out h-{f} {cpu}"
+            )),
+        ]
+    };
+    for f in ["csv", "parquet"] {
+        let out = format!("g-{f}");
+        ok(
+            dir,
+            &["generate", "--seed", "2", "--format", f, "--out", &out],
+            &[],
+        );
+        for args in runs(f, &format!("c-{f}")) {
+            ok(
+                dir,
+                &args.iter().map(String::as_str).collect::<Vec<_>>(),
+                &[],
+            );
+        }
+    }
+    let again = &runs("parquet", "c-parquet2")[0];
     ok(
         dir,
-        &[
-            "generate", "--seed", "2", "--format", "parquet", "--out", "gp",
-        ],
+        &again.iter().map(String::as_str).collect::<Vec<_>>(),
         &[],
     );
-    for t in ["detections", "reports", "truth"] {
-        assert_same_table(
-            &dir.join(format!("gc/{t}.csv")),
-            &dir.join(format!("gp/{t}.parquet")),
-        );
+
+    for t in [
+        "g-F/detections",
+        "g-F/reports",
+        "g-F/truth",
+        "c-F/associations",
+        "c-F/system_tracks",
+        "t-F/reports",
+        "h-F/history_associations",
+    ] {
+        let csv = dir.join(format!("{}.csv", t.replace('F', "csv")));
+        let parquet = dir.join(format!("{}.parquet", t.replace('F', "parquet")));
+        assert_same_table(&csv, &parquet);
     }
     assert_eq!(
-        cli::read(dir, "gc/sensors.csv"),
-        cli::read(dir, "gp/sensors.csv")
+        cli::read(dir, "g-csv/sensors.csv"),
+        cli::read(dir, "g-parquet/sensors.csv")
     );
-
-    // correlate: CSV in and out against Parquet in and out.
-    let correlate = |input: &str, ext: &str, format: &str, out: &str| {
-        let reports = format!("{input}/reports.{ext}");
-        let truth = format!("{input}/truth.{ext}");
-        let sensors = format!("{input}/sensors.csv");
-        let mut args = vec![
-            "correlate",
-            "--reports",
-            &reports,
-            "--sensors",
-            &sensors,
-            "--truth",
-            &truth,
-            "--format",
-            format,
-            "--out",
-            out,
-        ];
-        args.extend(cpu);
-        ok(dir, &args, &[]);
-    };
-    correlate("gc", "csv", "csv", "cc");
-    correlate("gp", "parquet", "parquet", "cp");
-    correlate("gp", "parquet", "parquet", "cp2");
     for t in ["associations", "system_tracks"] {
-        assert_same_table(
-            &dir.join(format!("cc/{t}.csv")),
-            &dir.join(format!("cp/{t}.parquet")),
-        );
         assert_eq!(
-            cli::read(dir, &format!("cp/{t}.parquet")),
-            cli::read(dir, &format!("cp2/{t}.parquet")),
+            cli::read(dir, &format!("c-parquet/{t}.parquet")),
+            cli::read(dir, &format!("c-parquet2/{t}.parquet")),
             "{t}.parquet differs between two runs"
         );
     }
-    let (sc, sp) = (summary(&dir.join("cc")), summary(&dir.join("cp")));
+    let (sc, sp) = (summary(&dir.join("c-csv")), summary(&dir.join("c-parquet")));
     assert_eq!(sc["metrics"], sp["metrics"]);
     assert_eq!(sc["counts"], sp["counts"]);
-
-    // track and history.
-    for (ext, format, out) in [("csv", "csv", "tc"), ("parquet", "parquet", "tp")] {
-        let detections = format!("g{}/detections.{ext}", &out[1..]);
-        let sensors = format!("g{}/sensors.csv", &out[1..]);
-        let mut args = vec![
-            "track",
-            "--detections",
-            &detections,
-            "--sensors",
-            &sensors,
-            "--format",
-            format,
-            "--out",
-            out,
-        ];
-        args.extend(cpu);
-        ok(dir, &args, &[]);
-    }
-    assert_same_table(&dir.join("tc/reports.csv"), &dir.join("tp/reports.parquet"));
-    for (input, format, out) in [
-        ("gc/reports.csv", "csv", "hc"),
-        ("gp/reports.parquet", "parquet", "hp"),
-    ] {
-        let mut args = vec![
-            "history",
-            "--reports",
-            input,
-            "--epoch-interval",
-            "2",
-            "--format",
-            format,
-            "--out",
-            out,
-        ];
-        args.extend(cpu);
-        ok(dir, &args, &[]);
-    }
-    assert_same_table(
-        &dir.join("hc/history_associations.csv"),
-        &dir.join("hp/history_associations.parquet"),
-    );
 }
 
 #[test]

@@ -92,6 +92,41 @@ fn invalid(message: String) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, message)
 }
 
+thread_local! {
+    /// Set while this thread decodes a file's bytes in the Parquet library, see [`guarded`].
+    static DECODING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, which hands a file's bytes to the Parquet library, with a panic in it turned
+/// into an error: the library checks what damaged files it knows of, but a file made to pass
+/// those checks must still give a message, not a crash. Its panic message is not printed.
+/// Under `cargo fuzz` (cfg `fuzzing`) panics pass, for the fuzzer to find.
+fn guarded<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    if cfg!(fuzzing) {
+        return Ok(f());
+    }
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    QUIET.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !DECODING.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    DECODING.with(|d| d.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    DECODING.with(|d| d.set(false));
+    result.map_err(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        format!("the Parquet decoder failed on this file's bytes ({why})")
+    })
+}
+
 /// The Parquet library's error, said for a user: a codec left out of this build is named.
 fn said(e: &parquet::errors::ParquetError) -> String {
     let text = e.to_string();
@@ -108,9 +143,9 @@ impl ParquetLines {
     /// Opens `path` and checks its schema; the text starts with the header line.
     pub fn open(path: &Path) -> Result<ParquetLines> {
         let f = File::open(path).map_err(|e| Error::io(path, e))?;
-        let file = SerializedFileReader::new(f).map_err(|e| {
-            Error::input(path, 1, 1, format!("expected a Parquet file: {}", said(&e)))
-        })?;
+        let file = guarded(|| SerializedFileReader::new(f).map_err(|e| said(&e)))
+            .and_then(|r| r)
+            .map_err(|e| Error::input(path, 1, 1, format!("expected a Parquet file: {e}")))?;
         let meta = file.metadata();
         let descr = meta.file_metadata().schema_descr();
         let mut columns = Vec::new();
@@ -155,27 +190,32 @@ impl ParquetLines {
             if self.next_group >= self.file.metadata().num_row_groups() {
                 return Ok(());
             }
-            let group = self
-                .file
-                .get_row_group(self.next_group)
-                .map_err(|e| invalid(format!("row group {}: {}", self.next_group, said(&e))))?;
-            self.left_in_group = group.metadata().num_rows().max(0) as usize;
-            self.readers = (0..self.columns.len())
-                .map(|c| group.get_column_reader(c))
-                .collect::<parquet::errors::Result<_>>()
-                .map_err(|e| invalid(format!("row group {}: {}", self.next_group, said(&e))))?;
+            let (file, g, width) = (&self.file, self.next_group, self.columns.len());
+            let (rows, readers) = guarded(|| {
+                let group = file.get_row_group(g)?;
+                let readers = (0..width)
+                    .map(|c| group.get_column_reader(c))
+                    .collect::<parquet::errors::Result<Vec<_>>>()?;
+                Ok((group.metadata().num_rows().max(0) as usize, readers))
+            })
+            .and_then(|r| r.map_err(|e: parquet::errors::ParquetError| said(&e)))
+            .map_err(|e| invalid(format!("row group {g}: {e}")))?;
+            self.left_in_group = rows;
+            self.readers = readers;
             self.next_group += 1;
         }
         let n = self.left_in_group.min(BATCH_ROWS);
         let mut batch = Vec::with_capacity(self.columns.len());
         for (c, reader) in self.readers.iter_mut().enumerate() {
             let col = &self.columns[c];
-            let (values, defs) = read_batch(reader, n, col.max_def).map_err(|e| {
-                invalid(format!(
-                    "rows from {}, column `{}`: {e}",
-                    self.rows, col.name
-                ))
-            })?;
+            let (values, defs) = guarded(|| read_batch(reader, n, col.max_def))
+                .and_then(|r| r)
+                .map_err(|e| {
+                    invalid(format!(
+                        "rows from {}, column `{}`: {e}",
+                        self.rows, col.name
+                    ))
+                })?;
             batch.push((values, defs, 0usize));
         }
         let mut field = String::new();
@@ -691,6 +731,16 @@ mod tests {
         let text = read_all(&one);
         assert_eq!(text.lines().count(), GROUP_ROWS + 11);
         assert!(text.ends_with(&format!("{},{}.25\n", (GROUP_ROWS + 9) / 7, GROUP_ROWS + 9)));
+    }
+
+    #[test]
+    fn a_panic_while_decoding_is_an_error() {
+        let r: std::result::Result<(), String> = guarded(|| panic!("index out of bounds"));
+        assert_eq!(
+            r.unwrap_err(),
+            "the Parquet decoder failed on this file's bytes (index out of bounds)"
+        );
+        assert_eq!(guarded(|| 7), Ok(7));
     }
 
     #[test]
