@@ -13,6 +13,8 @@ use crate::io::ReportSet;
 use crate::linalg::{Mat6, Vec6};
 use crate::model::Report;
 use crate::propagate::{Propagation, propagate};
+use crate::register::{RegisterParams, SensorEstimate};
+use crate::stitch::{self, Stitch, StitchParams};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::time::Instant;
@@ -36,6 +38,10 @@ pub struct Config {
     pub max_age: Option<f64>,
     /// Replays per chunk.
     pub chunk_replays: usize,
+    /// Hand-over of system tracks across gaps.
+    pub stitch: StitchParams,
+    /// Sensor registration before the final association (`--register`).
+    pub register: RegisterParams,
 }
 
 impl Default for Config {
@@ -50,6 +56,8 @@ impl Default for Config {
             epoch_interval: 1.0,
             max_age: None,
             chunk_replays: 64,
+            stitch: StitchParams::default(),
+            register: RegisterParams::default(),
         }
     }
 }
@@ -77,6 +85,8 @@ impl Config {
         {
             return bad("--max-age must be non-negative");
         }
+        self.stitch.validate()?;
+        self.register.validate()?;
         Gate::new(self.gate_probability).map(|_| ())
     }
 }
@@ -129,6 +139,8 @@ pub struct ReplayResult {
     pub epochs: Vec<Epoch>,
     /// Pairs of local tracks that the hysteresis scan's swap test traded.
     pub swap_trades: u64,
+    /// System tracks joined across a gap by the hand-over stage, by start time.
+    pub stitches: Vec<Stitch>,
 }
 
 /// Wall-clock seconds per stage. On the GPU backend one submission propagates, gates,
@@ -140,6 +152,8 @@ pub struct StageTimes {
     pub propagate: f64,
     pub associate: f64,
     pub hysteresis: f64,
+    /// The hand-over stage (candidates, costs, assignment).
+    pub stitch: f64,
     pub fuse: f64,
     pub gpu_kernels: Option<crate::gpu::timing::KernelTimes>,
 }
@@ -150,6 +164,7 @@ impl StageTimes {
         self.propagate += other.propagate;
         self.associate += other.associate;
         self.hysteresis += other.hysteresis;
+        self.stitch += other.stitch;
         self.fuse += other.fuse;
         if let Some(k) = &other.gpu_kernels {
             self.gpu_kernels.get_or_insert_default().add(k);
@@ -165,6 +180,8 @@ pub struct Correlation {
     pub config: Config,
     /// Chunks the GPU backend handed to the CPU after a GPU error (`--backend auto`).
     pub cpu_reruns: Vec<CpuRerun>,
+    /// Each radar's estimated bias per replay (`--register`; else empty).
+    pub registration: Vec<SensorEstimate>,
 }
 
 /// Replays correlated on the CPU because the GPU failed, and the GPU's error.
@@ -315,18 +332,26 @@ pub(crate) fn correlate_inputs(
     for chunk in inputs.chunks(cfg.chunk_replays.max(1)) {
         // Propagate: every live track to every epoch.
         let t0 = Instant::now();
+        let plans: Vec<EpochPlan> = chunk
+            .par_iter()
+            .map(|input| epoch_plan(input, cfg.epoch_interval))
+            .collect();
         let propagated: Vec<Vec<(f64, Vec<EpochTrack>)>> = chunk
             .par_iter()
-            .map(|input| {
-                epoch_plan(input, cfg.epoch_interval)
-                    .into_par_iter()
+            .zip(&plans)
+            .map(|(input, plan)| {
+                plan.par_iter()
                     .map(|(t, live)| {
                         let tracks = live
                             .iter()
                             .map(|&(j, r)| {
                                 let rep = &input.reports[r];
-                                let (state, cov) =
-                                    propagate(&rep.state, &rep.cov, t - rep.time, &cfg.propagation);
+                                let (state, cov) = propagate(
+                                    &rep.state,
+                                    &rep.cov,
+                                    *t - rep.time,
+                                    &cfg.propagation,
+                                );
                                 EpochTrack {
                                     track: j as u32,
                                     sensor: rep.sensor,
@@ -337,7 +362,7 @@ pub(crate) fn correlate_inputs(
                                 }
                             })
                             .collect();
-                        (t, tracks)
+                        (*t, tracks)
                     })
                     .collect()
             })
@@ -359,7 +384,7 @@ pub(crate) fn correlate_inputs(
 
         // Hysteresis: a scan over each replay's epochs.
         let t0 = Instant::now();
-        let groups: Vec<(Vec<Vec<SystemGroup>>, u64)> = chunk
+        let (mut groups, swap_trades): (Vec<Vec<Vec<SystemGroup>>>, Vec<u64>) = chunk
             .par_iter()
             .zip(&propagated)
             .zip(&clusters)
@@ -372,16 +397,27 @@ pub(crate) fn correlate_inputs(
                     .collect();
                 (groups, h.trades)
             })
-            .collect();
+            .unzip();
         times.hysteresis += t0.elapsed().as_secs_f64();
+
+        // Hand-over: join system tracks across gaps.
+        let t0 = Instant::now();
+        let stitches = stitch::stitch_chunk(
+            &chunk.iter().collect::<Vec<_>>(),
+            &plans.iter().collect::<Vec<_>>(),
+            &mut groups,
+            cfg,
+            |cands| Ok(stitch::costs_cpu(cands, cfg)),
+        )?;
+        times.stitch += t0.elapsed().as_secs_f64();
 
         // Fuse each system track's live members.
         let t0 = Instant::now();
         let fused: Vec<ReplayResult> = chunk
             .par_iter()
             .zip(&propagated)
-            .zip(&groups)
-            .map(|((input, epochs), (groups, swap_trades))| {
+            .zip(groups.par_iter().zip(&swap_trades).zip(stitches))
+            .map(|((input, epochs), ((groups, swap_trades), stitches))| {
                 let epochs = epochs
                     .par_iter()
                     .zip(groups)
@@ -392,6 +428,7 @@ pub(crate) fn correlate_inputs(
                     local: input.local.clone(),
                     epochs,
                     swap_trades: *swap_trades,
+                    stitches,
                 })
             })
             .collect::<Result<_>>()?;
@@ -404,6 +441,7 @@ pub(crate) fn correlate_inputs(
         times,
         config: *cfg,
         cpu_reruns: Vec::new(),
+        registration: Vec::new(),
     })
 }
 

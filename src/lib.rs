@@ -26,9 +26,11 @@ pub mod output;
 pub mod plot;
 pub mod progress;
 pub mod propagate;
+pub mod register;
 pub mod run;
 pub mod scenario;
 pub mod shard;
+pub mod stitch;
 pub mod track;
 pub mod verify;
 

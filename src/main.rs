@@ -16,9 +16,11 @@ use trackcorr::io::Format;
 use trackcorr::io::csv::OutputDir;
 use trackcorr::metrics::gospa::GospaParams;
 use trackcorr::propagate::{MotionModel, Propagation};
+use trackcorr::register::RegisterParams;
 use trackcorr::run::{self, BackendChoice, Engine, Inputs};
-use trackcorr::scenario::{self, Antenna, ScenarioName, ScenarioOptions};
+use trackcorr::scenario::{self, Antenna, BiasScale, ScenarioName, ScenarioOptions};
 use trackcorr::shard::{Manifest, Shard};
+use trackcorr::stitch::StitchParams;
 use trackcorr::track::TrackerParams;
 
 #[derive(Parser)]
@@ -105,6 +107,7 @@ enum Command {
     },
     /// Make a synthetic engagement batch: sensors, detections, local-track reports, truth.
     Generate {
+        /// salvo, or handover (the salvo with a gap in each flight that no network sees).
         #[arg(long, value_enum, default_value = "salvo")]
         scenario: ScenarioName,
         #[arg(long, default_value_t = 1)]
@@ -121,6 +124,17 @@ enum Command {
         /// when a rotating beam crosses it (rotating).
         #[arg(long, value_enum, default_value = "staring")]
         antenna: Antenna,
+        /// Give each radar, per replay, systematic range, azimuth and elevation errors
+        /// (scale × random sign × U(0.5, 1)) in all its measurements; their truth is written
+        /// to truth_biases.csv.
+        #[arg(long)]
+        biases: bool,
+        /// Scale of the range biases (m), with --biases.
+        #[arg(long, value_name = "M", default_value_t = 150.0, requires = "biases")]
+        bias_range: f64,
+        /// Scale of the azimuth and elevation biases (degrees), with --biases.
+        #[arg(long, value_name = "D", default_value_t = 0.03, requires = "biases")]
+        bias_angle_deg: f64,
         #[command(flatten)]
         shard: ShardOption,
         /// Format of detections, reports and truth: csv, or parquet (Apache Parquet, the
@@ -220,6 +234,10 @@ struct CorrelateArgs {
     /// Truth (CSV), for the metrics.
     #[arg(long)]
     truth: Option<PathBuf>,
+    /// The radars' true biases (truth_biases.csv of `generate --biases`), to score
+    /// --register.
+    #[arg(long)]
+    truth_biases: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "auto")]
     backend: BackendChoice,
     #[command(flatten)]
@@ -406,6 +424,34 @@ struct CorrelationOptions {
     /// report interval).
     #[arg(long)]
     max_age: Option<f64>,
+    /// Estimate each radar's range, azimuth and elevation bias from the tracks it shares
+    /// with others and correct its reports before the final association and fusion
+    /// (two passes; writes registration.csv).
+    #[arg(long)]
+    register: bool,
+    /// Prior standard deviation of each radar's range bias (m).
+    #[arg(long, default_value_t = RegisterParams::default().prior_range)]
+    register_prior_range: f64,
+    /// Prior standard deviation of each radar's azimuth and elevation bias (degrees).
+    #[arg(long, default_value_t = RegisterParams::default().prior_angle.to_degrees())]
+    register_prior_angle_deg: f64,
+    /// No hand-over: system tracks are not joined across gaps.
+    #[arg(long)]
+    no_stitch: bool,
+    /// Longest gap (s) a hand-over bridges, from the end of one system track to the start
+    /// of the next.
+    #[arg(long, default_value_t = StitchParams::default().max_gap)]
+    stitch_gap: f64,
+    /// Longest time (s) two system tracks joined by a hand-over may coexist.
+    #[arg(long, default_value_t = StitchParams::default().max_overlap)]
+    stitch_overlap: f64,
+    /// Seconds after a started system track's start at which its estimate is taken for the
+    /// hand-over test.
+    #[arg(long, default_value_t = StitchParams::default().settle)]
+    stitch_settle: f64,
+    /// White-noise acceleration (m²/s³) of the hand-over prediction across a gap.
+    #[arg(long, default_value_t = StitchParams::default().q)]
+    stitch_q: f64,
     /// GOSPA cut-off distance c (m).
     #[arg(long, default_value_t = 1000.0)]
     gospa_c: f64,
@@ -433,6 +479,18 @@ impl CorrelationOptions {
             solver: self.solver,
             epoch_interval: self.epoch_interval,
             max_age: self.max_age,
+            register: RegisterParams {
+                enabled: self.register,
+                prior_range: self.register_prior_range,
+                prior_angle: self.register_prior_angle_deg.to_radians(),
+            },
+            stitch: StitchParams {
+                enabled: !self.no_stitch,
+                max_gap: self.stitch_gap,
+                max_overlap: self.stitch_overlap,
+                settle: self.stitch_settle,
+                q: self.stitch_q,
+            },
             ..Config::default()
         }
     }
@@ -506,6 +564,9 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             objects,
             duration,
             antenna,
+            biases,
+            bias_range,
+            bias_angle_deg,
             shard,
             format,
             out,
@@ -519,32 +580,44 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 duration,
                 shard,
                 antenna,
+                biases: biases.then(|| BiasScale {
+                    range: bias_range,
+                    angle: bias_angle_deg.to_radians(),
+                }),
             };
             let dir = OutputDir::create(&out)?;
             let s = scenario::generate_with_progress(&opts, progress_bar("generating", "replays"))?;
             let names = s.write(&dir, format)?;
             let mut made: Vec<u32> = s.truth.iter().map(|t| t.replay).collect();
             made.dedup();
+            let mut options = serde_json::json!({
+                "scenario": scenario.as_str(),
+                "seed": seed,
+                "replays": replays,
+                "objects": objects,
+                "duration": duration,
+                "antenna": antenna,
+                "format": format,
+            });
+            // Only with --biases, so that a run without them writes the manifest it always did.
+            if biases {
+                options["biases"] = serde_json::json!({
+                    "range_m": bias_range,
+                    "angle_deg": bias_angle_deg,
+                });
+            }
             Manifest {
                 trackcorr_version: env!("CARGO_PKG_VERSION").into(),
                 command: "generate".into(),
                 shard,
                 replays: made,
                 inputs: Default::default(),
-                options: serde_json::json!({
-                    "scenario": format!("{scenario:?}").to_lowercase(),
-                    "seed": seed,
-                    "replays": replays,
-                    "objects": objects,
-                    "duration": duration,
-                    "antenna": antenna,
-                    "format": format,
-                }),
+                options,
                 backend: serde_json::Value::Null,
                 outputs: Vec::new(),
                 scores: Default::default(),
             }
-            .write(&dir, &names.each_ref().map(String::as_str))?;
+            .write(&dir, &names.iter().map(String::as_str).collect::<Vec<_>>())?;
             dir.commit()?;
             log::info!(
                 "wrote {}: {} sensors, {} detections, {} reports, {} truth samples",
@@ -585,6 +658,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 duration,
                 shard: Shard::WHOLE,
                 antenna: Default::default(),
+                biases: None,
             };
             let scenario = scenario::generate(&opts)?;
             let set = scenario.report_set();
@@ -693,6 +767,7 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         detections: a.detections,
         sensors: a.sensors,
         truth: a.truth,
+        truth_biases: a.truth_biases,
         lenient: a.rows.lenient,
         shard: a.shard.shard.unwrap_or_default(),
         batch_reports: a.batch_reports,
@@ -733,6 +808,12 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         serde_json::to_string(&result.summary.timing).unwrap_or_default()
     );
     trackcorr::output::write_summary(&dir, &result.summary)?;
+    if cfg.register.enabled {
+        dir.write(
+            "registration.csv",
+            trackcorr::register::registration_csv(&result.registration, &result.sensors).as_bytes(),
+        )?;
+    }
     let tables = trackcorr::output::correlate_tables(a.format);
     result
         .manifest(&inputs, &gospa)?

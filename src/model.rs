@@ -152,3 +152,17 @@ pub struct Detection {
     pub truth: i32,
     pub _pad: u32,
 }
+
+/// One radar's systematic measurement errors in one replay: added to every range, azimuth
+/// and elevation it measures (`generate --biases`, `truth_biases.csv`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SensorBias {
+    pub replay: u32,
+    /// Index into the sensor table.
+    pub sensor: u32,
+    /// Range offset (m).
+    pub range: f64,
+    /// Azimuth and elevation offsets (rad).
+    pub azimuth: f64,
+    pub elevation: f64,
+}

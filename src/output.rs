@@ -140,6 +140,8 @@ pub struct Counts {
     pub association_rows: usize,
     /// Pairs of local tracks traded between system tracks by the swap test.
     pub swap_trades: u64,
+    /// System tracks joined to an earlier one by the hand-over stage.
+    pub stitches: u64,
 }
 
 impl Counts {
@@ -167,6 +169,7 @@ impl Counts {
             system_tracks: numbers,
             association_rows: rows,
             swap_trades: corr.replays.iter().map(|r| r.swap_trades).sum(),
+            stitches: corr.replays.iter().map(|r| r.stitches.len() as u64).sum(),
         }
     }
 }
@@ -181,6 +184,7 @@ impl Counts {
         self.system_tracks += o.system_tracks;
         self.association_rows += o.association_rows;
         self.swap_trades += o.swap_trades;
+        self.stitches += o.stitches;
     }
 }
 

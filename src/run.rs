@@ -24,6 +24,9 @@ pub struct Inputs {
     pub detections: Option<PathBuf>,
     pub sensors: Option<PathBuf>,
     pub truth: Option<PathBuf>,
+    /// The radars' true biases (`truth_biases.csv` of `generate --biases`), to score
+    /// `--register`.
+    pub truth_biases: Option<PathBuf>,
     /// Skip data rows that cannot be read instead of stopping (`--lenient`).
     pub lenient: bool,
     /// The replays to process (`--shard`); in the manifest, not the summary, so that merged
@@ -97,6 +100,32 @@ impl Engine {
         cfg: &Config,
         progress: impl FnMut(usize, usize),
     ) -> Result<Correlation> {
+        let mut progress = progress;
+        if cfg.register.enabled {
+            // Two passes: the first only finds the pairs the biases are estimated from.
+            let mut pass = 0;
+            let (mut corr, estimates) =
+                crate::register::register_and_correlate(set, cfg, |s, c| {
+                    pass += 1;
+                    let second = pass == 2;
+                    self.correlate_once(s, c, |d, n| {
+                        if second {
+                            progress(d, n)
+                        }
+                    })
+                })?;
+            corr.registration = estimates;
+            return Ok(corr);
+        }
+        self.correlate_once(set, cfg, progress)
+    }
+
+    fn correlate_once(
+        &self,
+        set: &ReportSet,
+        cfg: &Config,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<Correlation> {
         match self {
             Engine::Cpu => correlate::correlate_with_progress(set, cfg, progress),
             Engine::Gpu(g) => g.correlate(set, cfg, progress, None),
@@ -136,6 +165,10 @@ pub struct Summary {
     /// other field is reproducible).
     pub timing: Timing,
     pub metrics: Option<Metrics>,
+    /// With `--register`: per sensor, the mean estimated bias and, with the true biases,
+    /// the estimates' errors (each replay's in `registration.csv`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration: Option<BTreeMap<String, crate::register::SensorSummary>>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -159,6 +192,8 @@ pub struct Run {
     pub scores: BTreeMap<u32, metrics::Tally>,
     /// The first correlated replay, for the picture.
     pub first: Option<FirstReplay>,
+    /// Each replay's estimated radar biases (`--register`), for `registration.csv`.
+    pub registration: Vec<crate::register::RegistrationRow>,
 }
 
 /// What the picture shows of one replay.
@@ -378,6 +413,11 @@ pub fn correlate_files(
     let mut replays: Vec<u32> = Vec::new();
     let mut first: Option<FirstReplay> = None;
     let mut done_replays = 0;
+    let mut registration = Vec::new();
+    let truth_biases = match &inputs.truth_biases {
+        Some(p) => Some(io::read_biases(p, &source.sensors())?),
+        None => None,
+    };
     loop {
         let t0 = Instant::now();
         let mut batch = source
@@ -407,6 +447,7 @@ pub fn correlate_files(
                 times: correlate::StageTimes::default(),
                 config: *cfg,
                 cpu_reruns: Vec::new(),
+                registration: Vec::new(),
             }
         } else {
             engine.correlate(&set, cfg, |_, _| {})?
@@ -418,6 +459,21 @@ pub fn correlate_files(
             .transpose()?;
         metrics_s += t0.elapsed().as_secs_f64();
         sink(&correlation, &set.sensors)?;
+        if !correlation.registration.is_empty() {
+            let errors = match &truth_biases {
+                Some(t) => crate::register::errors(&set, &correlation.registration, t)?,
+                None => Vec::new(),
+            };
+            registration.extend(correlation.registration.iter().map(|e| {
+                crate::register::RegistrationRow {
+                    estimate: *e,
+                    error: errors
+                        .iter()
+                        .find(|x| x.replay == e.replay && x.sensor == e.sensor)
+                        .copied(),
+                }
+            }));
+        }
 
         times.add(&correlation.times);
         counts.add(&Counts::of(&correlation, set.reports.len()));
@@ -488,8 +544,13 @@ pub fn correlate_files(
             total_s: start.elapsed().as_secs_f64(),
         },
         metrics,
+        registration: cfg
+            .register
+            .enabled
+            .then(|| crate::register::summarise(&registration, &source.sensors())),
     };
     Ok(Run {
+        registration,
         sensors: source.sensors(),
         summary,
         replays,

@@ -67,9 +67,11 @@ fn correlation(epochs: Vec<Epoch>) -> Correlation {
             local: vec![local(0, 11), local(1, 21), local(1, 22)],
             epochs,
             swap_trades: 0,
+            stitches: Vec::new(),
         }],
         times: StageTimes::default(),
         cpu_reruns: Vec::new(),
+        registration: Vec::new(),
         config: Config::default(),
     }
 }
@@ -243,9 +245,11 @@ fn launch_and_impact_errors_of_a_ballistic_flight() {
             local: vec![local(0, 1)],
             epochs,
             swap_trades: 0,
+            stitches: Vec::new(),
         }],
         times: StageTimes::default(),
         cpu_reruns: Vec::new(),
+        registration: Vec::new(),
         config: Config::default(),
     };
     let m = metrics::score(&corr, &sensors(), &truth, &GospaParams::default()).unwrap();

@@ -4,6 +4,7 @@
 pub mod auction;
 pub mod exact;
 pub mod problems;
+pub mod sd;
 
 use crate::error::{Error, Result};
 

@@ -9,6 +9,7 @@
 use super::assign::{AuctionKernel, GpuOutcome, GpuProblem};
 use super::associate::{AssociationKernels, FuseParams, GateParams, GpuGroup, StageProblem};
 use super::propagate::{PropagateJob, PropagateParams, Propagator};
+use super::stitch::Stitcher;
 use super::{GpuContext, GpuOptions, GpuTrack, cast_vec};
 use crate::associate::{EpochTrack, Hysteresis, SystemGroup};
 use crate::correlate::{
@@ -30,6 +31,8 @@ pub struct GpuBackend {
     propagate: Propagator,
     kernels: AssociationKernels,
     auction: AuctionKernel,
+    /// The hand-over kernel, compiled when a chunk first has candidates.
+    stitcher: OnceLock<Stitcher>,
     /// On a GPU error (device lost, out of memory), rerun the failed chunk and the rest on
     /// the CPU instead of stopping (`--backend auto`).
     pub cpu_fallback: bool,
@@ -139,6 +142,7 @@ impl GpuBackend {
             propagate: propagate?,
             kernels: kernels?,
             auction: auction?,
+            stitcher: OnceLock::new(),
             ctx,
             cpu_fallback: false,
             chunks: AtomicUsize::new(0),
@@ -215,6 +219,7 @@ impl GpuBackend {
             times,
             config: *cfg,
             cpu_reruns,
+            registration: Vec::new(),
         })
     }
 
@@ -540,7 +545,7 @@ impl GpuBackend {
             first_epoch.push(e);
             e += plan.len();
         }
-        let per_replay: Vec<(Vec<Vec<SystemGroup>>, u64)> = inputs
+        let (mut groups_of_replay, swap_trades): (Vec<Vec<Vec<SystemGroup>>>, Vec<u64>) = inputs
             .par_iter()
             .zip(plans)
             .zip(first_epoch)
@@ -579,11 +584,33 @@ impl GpuBackend {
                     .collect();
                 (groups, h.trades)
             })
-            .collect();
-        let swap_trades: Vec<u64> = per_replay.iter().map(|r| r.1).collect();
-        let groups_of_epoch: Vec<Vec<SystemGroup>> =
-            per_replay.into_iter().flat_map(|r| r.0).collect();
+            .unzip();
         times.hysteresis += t0.elapsed().as_secs_f64();
+
+        // Hand-over: candidates and assignment on the host, the tests on the GPU.
+        let t0 = Instant::now();
+        let mut stitch_times = None;
+        let stitches = crate::stitch::stitch_chunk(
+            &inputs.iter().collect::<Vec<_>>(),
+            &plans.iter().collect::<Vec<_>>(),
+            &mut groups_of_replay,
+            cfg,
+            |cands| {
+                let stitcher = match self.stitcher.get() {
+                    Some(s) => s,
+                    None => {
+                        let s = Stitcher::new(ctx)?;
+                        self.stitcher.get_or_init(|| s)
+                    }
+                };
+                let (d2, k) = stitcher.costs(ctx, cands, &cfg.stitch, &cfg.propagation)?;
+                stitch_times = k;
+                Ok(d2)
+            },
+        )?;
+        times.stitch += t0.elapsed().as_secs_f64();
+        let groups_of_epoch: Vec<Vec<SystemGroup>> =
+            groups_of_replay.into_iter().flatten().collect();
 
         // Fuse the system tracks.
         let t0 = Instant::now();
@@ -619,6 +646,9 @@ impl GpuBackend {
         if let (Some(a), Some(f)) = (kernel_times, fuse_times) {
             let mut k = a;
             k.add(&f);
+            if let Some(st) = stitch_times {
+                k.add(&st);
+            }
             times.gpu_kernels = Some(k);
         }
         let fused: Vec<GpuTrack> = cast_vec(&bytes[0]);
@@ -628,11 +658,13 @@ impl GpuBackend {
         let mut results: Vec<ReplayResult> = inputs
             .iter()
             .zip(&swap_trades)
-            .map(|(i, &swap_trades)| ReplayResult {
+            .zip(stitches)
+            .map(|((i, &swap_trades), stitches)| ReplayResult {
                 replay: i.replay,
                 local: i.local.clone(),
                 epochs: Vec::new(),
                 swap_trades,
+                stitches,
             })
             .collect();
         let mut g = 0;

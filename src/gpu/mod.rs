@@ -12,6 +12,7 @@ pub mod associate;
 pub mod correlate;
 pub mod history;
 pub mod propagate;
+pub mod stitch;
 pub mod timing;
 pub mod track;
 

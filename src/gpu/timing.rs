@@ -21,6 +21,8 @@ pub enum Kernel {
     Count,
     /// One scan of the local trackers of `trackcorr track`.
     Track,
+    /// The hand-over test of ended against started system tracks.
+    Stitch,
 }
 
 /// Seconds of GPU time per kernel, summed over passes (from timestamp queries). Kernels a
@@ -43,6 +45,9 @@ pub struct KernelTimes {
     /// The local trackers of `trackcorr track`.
     #[serde(skip_serializing_if = "is_zero")]
     pub track: f64,
+    /// The hand-over test.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub stitch: f64,
 }
 
 fn is_zero(x: &f64) -> bool {
@@ -59,6 +64,7 @@ impl KernelTimes {
             Kernel::Fuse => &mut self.fuse,
             Kernel::Count => &mut self.count,
             Kernel::Track => &mut self.track,
+            Kernel::Stitch => &mut self.stitch,
         }
     }
 
@@ -71,10 +77,18 @@ impl KernelTimes {
         self.fuse += other.fuse;
         self.count += other.count;
         self.track += other.track;
+        self.stitch += other.stitch;
     }
 
     pub fn total(&self) -> f64 {
-        self.propagate + self.gate + self.assign + self.merge + self.fuse + self.count + self.track
+        self.propagate
+            + self.gate
+            + self.assign
+            + self.merge
+            + self.fuse
+            + self.count
+            + self.track
+            + self.stitch
     }
 }
 

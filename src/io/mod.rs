@@ -1,5 +1,6 @@
 //! Reading and writing trackcorr's CSV files (see the README for their columns).
 
+mod biases;
 pub mod csv;
 mod detections;
 pub mod parquet;
@@ -8,6 +9,7 @@ mod sensors;
 pub mod table;
 mod truth;
 
+pub use biases::{read_biases, write_biases};
 pub use detections::{read_detections, read_detections_with, write_detections};
 pub use reports::{
     COMPONENTS, ReportReader, ReportSet, cov_column, read_reports, read_reports_with, write_reports,

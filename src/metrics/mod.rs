@@ -60,6 +60,11 @@ pub struct ObjectMetrics {
     pub main_track: Option<u32>,
     pub main_track_share: f64,
     pub track_switches: u32,
+    /// One system track number holds one of the object's local tracks both at the first
+    /// epoch any network tracks it and at the last: a track from launch to impact, across
+    /// any hand-over gap.
+    #[serde(default)]
+    pub spanned: bool,
     /// Ground distance (m) between the launch point estimated from the first fused state
     /// and the true one.
     pub launch_error_m: Option<f64>,
@@ -84,6 +89,13 @@ pub struct Metrics {
     pub velocity_rmse_mps: f64,
     /// Means over objects.
     pub mean_coverage_fused: f64,
+    /// Share of the objects tracked by some network whose first and last local tracks
+    /// share a system track number ([`ObjectMetrics::spanned`]).
+    pub spanned_share: f64,
+    /// Hand-overs made, and the share of them that join one object's tracks (either side's
+    /// label is the majority truth of its local tracks; a false track makes it impure).
+    pub stitches: u64,
+    pub stitch_purity: f64,
     pub mean_launch_error_m: Option<f64>,
     pub mean_impact_error_mid_m: Option<f64>,
     pub objects: Vec<ObjectMetrics>,
@@ -104,6 +116,11 @@ pub struct Tally {
     /// Sums over GOSPA epochs of the distance and its localisation, missed and false parts.
     pub gospa_sums: [f64; 4],
     pub gospa_epochs: usize,
+    /// Hand-overs, and those that join one object.
+    #[serde(default)]
+    pub stitches: u64,
+    #[serde(default)]
+    pub stitches_pure: u64,
 }
 
 impl Tally {
@@ -119,6 +136,8 @@ impl Tally {
             *a += b;
         }
         self.gospa_epochs += other.gospa_epochs;
+        self.stitches += other.stitches;
+        self.stitches_pure += other.stitches_pure;
     }
 }
 
@@ -172,6 +191,16 @@ impl Metrics {
             velocity_rmse_mps: rmse(t.velocity_sq),
             mean_coverage_fused: objects.iter().map(|o| o.coverage_fused).sum::<f64>()
                 / objects.len().max(1) as f64,
+            spanned_share: {
+                let seen: Vec<&ObjectMetrics> =
+                    objects.iter().filter(|o| o.coverage_any > 0.0).collect();
+                ratio(
+                    seen.iter().filter(|o| o.spanned).count() as u64,
+                    seen.len() as u64,
+                )
+            },
+            stitches: t.stitches,
+            stitch_purity: ratio(t.stitches_pure, t.stitches),
             mean_launch_error_m: mean_opt(
                 objects.iter().filter_map(|o| o.launch_error_m).collect(),
             ),
@@ -339,6 +368,15 @@ pub fn score_replays(
             }
         }
 
+        if let Some(r) = res {
+            tally.stitches += r.stitches.len() as u64;
+            tally.stitches_pure += r
+                .stitches
+                .iter()
+                .filter(|s| s.truth_ended >= 0 && s.truth_ended == s.truth_started)
+                .count() as u64;
+        }
+
         // GOSPA on the grid covering both truth and system tracks.
         let mut t_lo = f64::INFINITY;
         let mut t_hi = f64::NEG_INFINITY;
@@ -392,6 +430,9 @@ pub fn score_replays(
             let mut any = 0u32;
             let mut holders: Vec<(f64, u32, usize)> = Vec::new();
             let mut held_count: BTreeMap<u32, u32> = BTreeMap::new();
+            // The numbers holding the object's tracks at its first and its last live epoch.
+            let mut first_numbers: Option<Vec<u32>> = None;
+            let mut last_numbers: Vec<u32> = Vec::new();
             for (ei, e) in epochs.iter().enumerate() {
                 if e.time < launch || e.time > impact {
                     continue;
@@ -416,6 +457,10 @@ pub fn score_replays(
                 }
                 for &number in count.keys() {
                     *held_count.entry(number).or_default() += 1;
+                }
+                last_numbers = count.keys().copied().collect();
+                if first_numbers.is_none() {
+                    first_numbers = Some(last_numbers.clone());
                 }
                 let holder = count
                     .iter()
@@ -494,6 +539,7 @@ pub fn score_replays(
                 main_track: main,
                 main_track_share: main_share,
                 track_switches: switches,
+                spanned: first_numbers.is_some_and(|f| f.iter().any(|n| last_numbers.contains(n))),
                 launch_error_m: launch_error,
                 impact_error_mid_m: impact_mid,
                 impact_error_final_m: impact_final,

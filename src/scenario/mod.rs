@@ -9,6 +9,25 @@
 //!   The boost is below their radar horizon;
 //! - network `impact`: two radars near the impact area, 900 km range; the launch area is
 //!   far below their horizon.
+//!
+//! `salvo` lets each network see whatever its radars cover. `handover` takes the same
+//! missiles, radars, false tracks and clutter, but leaves a gap in every flight that no
+//! network sees: per missile, a cut time `g0` in its ballistic phase (its burn-out plus
+//! U(10, 60) s) and a gap length `G` from U([`HANDOVER_GAP`]). The `launch` network detects
+//! the missile only up to `g0`, the `mid` and `impact` networks only from `g1 = g0 + G` on;
+//! at other times in coverage a scan sees nothing of it (a miss: the launch network's tracks
+//! coast and are deleted as usual). The gap is imposed per flight, not left by the geometry
+//! (every network covers these times), so that its length is controlled. The *report gap*,
+//! a far network's first report of the missile minus the launch network's last, is at
+//! least `G − 1` s: a far track starts on its second plot, a revisit (≥ 3 s) after `g1`, and
+//! a launch track reports at most [`DELETE_AFTER_MISSES`] − 1 coasting scans (4 s) after
+//! `g0`. It exceeds `G` by a few seconds when the plots around the gap are missed: over
+//! 3 200 flights (seeds 1–5, 40 replays, either antenna) it lay within 22.7–74.1 s.
+//!
+//! With [`ScenarioOptions::biases`], each radar has, per replay, a systematic range, azimuth
+//! and elevation offset added to all its measurements (its detections and what its local
+//! tracker sees): `scale × random sign × U(0.5, 1)`, from a random stream of its own, so that
+//! a run without biases is the same as one before they existed.
 
 pub mod flight;
 pub mod tracker;
@@ -17,7 +36,8 @@ use crate::error::{Error, Result};
 use crate::geo::{self, V3};
 use crate::io::csv::OutputDir;
 use crate::model::{
-    Detection, HAS_VELOCITY_COV, NO_TRUTH, Radar, Report, Sensor, SensorTable, TruthSample,
+    Detection, HAS_VELOCITY_COV, NO_TRUTH, Radar, Report, Sensor, SensorBias, SensorTable,
+    TruthSample,
 };
 use flight::{Flight, Missile};
 use rand::{Rng, SeedableRng};
@@ -33,12 +53,51 @@ pub const FLIGHT_AZIMUTH: f64 = 300.0;
 pub const LAUNCH_AREA_RADIUS: f64 = 25_000.0;
 /// Consecutive misses after which a local track is deleted.
 pub const DELETE_AFTER_MISSES: u32 = 3;
+/// Range of the `handover` scenario's coverage gap `G` (s), drawn per missile, so that the
+/// report gap stays within 20–90 s: it is at least `G − 1` s (see the module comment), and
+/// the upper end leaves 20 s for a far network that needs a few scans to start its track.
+pub const HANDOVER_GAP: std::ops::Range<f64> = 23.0..70.0;
+/// Mixed into the seed of the biases' random stream, apart from the scenario's own.
+const BIAS_STREAM: u64 = 0xB1A5_5EED_5CA1_AB1E;
 
 /// Which scenario to make.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ScenarioName {
     /// Closely spaced ballistic missiles, three networks.
     Salvo,
+    /// The salvo with a gap in each flight that no network sees, between the launch
+    /// network's last sight of it and the far networks' first.
+    Handover,
+}
+
+impl ScenarioName {
+    /// The name as `--scenario` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScenarioName::Salvo => "salvo",
+            ScenarioName::Handover => "handover",
+        }
+    }
+}
+
+/// The scales of the sensor biases (`--biases`): each bias is `scale × random sign ×
+/// U(0.5, 1)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BiasScale {
+    /// Range (m).
+    pub range: f64,
+    /// Azimuth and elevation (rad).
+    pub angle: f64,
+}
+
+impl Default for BiasScale {
+    /// 150 m and 0.03° (about 300 m across at 600 km).
+    fn default() -> Self {
+        BiasScale {
+            range: 150.0,
+            angle: 0.03f64.to_radians(),
+        }
+    }
 }
 
 /// How the radars time-stamp their plots.
@@ -66,6 +125,8 @@ pub struct ScenarioOptions {
     /// Make only this shard's replays (`--shard`).
     pub shard: crate::shard::Shard,
     pub antenna: Antenna,
+    /// Per-sensor measurement biases, and their scales; none when `None`.
+    pub biases: Option<BiasScale>,
 }
 
 impl Default for ScenarioOptions {
@@ -78,6 +139,7 @@ impl Default for ScenarioOptions {
             duration: None,
             shard: crate::shard::Shard::WHOLE,
             antenna: Antenna::Staring,
+            biases: None,
         }
     }
 }
@@ -89,6 +151,8 @@ pub struct Scenario {
     pub detections: Vec<Detection>,
     pub reports: Vec<Report>,
     pub truth: Vec<TruthSample>,
+    /// Each radar's biases per replay, by replay then sensor; empty without biases.
+    pub biases: Vec<SensorBias>,
 }
 
 impl Scenario {
@@ -101,10 +165,10 @@ impl Scenario {
         }
     }
 
-    /// Writes `sensors.csv`, then `detections`, `reports` and `truth` in `format`; returns
-    /// the names of the files, in that order.
-    pub fn write(&self, out: &OutputDir, format: crate::io::Format) -> Result<[String; 4]> {
-        let names = [
+    /// Writes `sensors.csv`, then `detections`, `reports` and `truth` in `format`, and
+    /// `truth_biases` when there are biases; returns the names of the files, in that order.
+    pub fn write(&self, out: &OutputDir, format: crate::io::Format) -> Result<Vec<String>> {
+        let mut names = vec![
             "sensors.csv".to_string(),
             format.file("detections"),
             format.file("reports"),
@@ -114,6 +178,11 @@ impl Scenario {
         crate::io::write_detections(&out.file(&names[1]), &self.detections, &self.sensors)?;
         crate::io::write_reports(&out.file(&names[2]), &self.reports, &self.sensors)?;
         crate::io::write_truth(&out.file(&names[3]), &self.truth)?;
+        if !self.biases.is_empty() {
+            let name = format.file("truth_biases");
+            crate::io::write_biases(&out.file(&name), &self.biases, &self.sensors)?;
+            names.push(name);
+        }
         Ok(names)
     }
 }
@@ -146,6 +215,15 @@ pub fn generate_with_progress(
     if opts.replays == 0 {
         return Err(Error::Config("--replays must be at least 1".into()));
     }
+    if let Some(b) = opts.biases {
+        for (v, what) in [(b.range, "--bias-range"), (b.angle, "--bias-angle-deg")] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::Config(format!(
+                    "{what} must be a finite number of at least 0, got {v}"
+                )));
+            }
+        }
+    }
     let sensors = layout();
     let mine: Vec<u32> = (0..opts.replays).filter(|&r| opts.shard.keeps(r)).collect();
     let replays = crate::progress::par_map_with_progress(
@@ -158,11 +236,13 @@ pub fn generate_with_progress(
         detections: Vec::new(),
         reports: Vec::new(),
         truth: Vec::new(),
+        biases: Vec::new(),
     };
     for r in replays {
         scenario.detections.extend(r.detections);
         scenario.reports.extend(r.reports);
         scenario.truth.extend(r.truth);
+        scenario.biases.extend(r.biases);
     }
     Ok(scenario)
 }
@@ -351,10 +431,66 @@ pub fn salvo_missiles(rng: &mut ChaCha8Rng, objects: u32) -> Vec<Missile> {
     missiles
 }
 
+/// The biases of every radar in one replay, in sensor order, drawn from their own stream
+/// (seeded from the seed and the replay, like the scenario's but apart from it).
+fn draw_biases(scale: BiasScale, seed: u64, replay: u32, sensors: &SensorTable) -> Vec<SensorBias> {
+    let mut rng = ChaCha8Rng::seed_from_u64(replay_seed(seed ^ BIAS_STREAM, replay));
+    // `+ 0.0` writes a zero scale's bias as 0, not -0.
+    let mut draw = |scale: f64| {
+        let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
+        sign * scale * rng.random_range(0.5..=1.0) + 0.0
+    };
+    sensors
+        .sensors
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.radar.is_some())
+        .map(|(k, _)| SensorBias {
+            replay,
+            sensor: k as u32,
+            range: draw(scale.range),
+            azimuth: draw(scale.angle),
+            elevation: draw(scale.angle),
+        })
+        .collect()
+}
+
+/// When a network may detect a missile: `[from, until]` (s). Always in `salvo`; in
+/// `handover`, the launch network up to the missile's cut time and the others from the end
+/// of its gap on (see the module comment).
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    from: f64,
+    until: f64,
+}
+
+impl Window {
+    const ALWAYS: Window = Window {
+        from: f64::NEG_INFINITY,
+        until: f64::INFINITY,
+    };
+
+    fn contains(&self, t: f64) -> bool {
+        t >= self.from && t <= self.until
+    }
+}
+
+/// For each missile, its cut time `g0` and the end `g1` of its gap (`handover`).
+fn handover_gaps(rng: &mut ChaCha8Rng, flights: &[Flight]) -> Vec<(f64, f64)> {
+    flights
+        .iter()
+        .map(|f| {
+            let g0 = f.burnout_time + rng.random_range(10.0..60.0);
+            (g0, g0 + rng.random_range(HANDOVER_GAP))
+        })
+        .collect()
+}
+
 struct ReplayData {
     detections: Vec<Detection>,
     reports: Vec<Report>,
     truth: Vec<TruthSample>,
+    biases: Vec<SensorBias>,
 }
 
 /// Something a radar can detect: a missile, or the fake target behind a false track.
@@ -420,6 +556,24 @@ fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -
     let mut rng = ChaCha8Rng::seed_from_u64(replay_seed(opts.seed, replay));
     let missiles = salvo_missiles(&mut rng, opts.objects);
     let flights: Vec<Flight> = missiles.iter().map(Missile::fly).collect();
+    let gaps = match opts.name {
+        ScenarioName::Salvo => Vec::new(),
+        ScenarioName::Handover => handover_gaps(&mut rng, &flights),
+    };
+    let window = |sensor: &Sensor, missile: usize| match gaps.get(missile) {
+        None => Window::ALWAYS,
+        Some(&(g0, _)) if sensor.network == "launch" => Window {
+            from: f64::NEG_INFINITY,
+            until: g0,
+        },
+        Some(&(_, g1)) => Window {
+            from: g1,
+            until: f64::INFINITY,
+        },
+    };
+    let biases = opts
+        .biases
+        .map_or_else(Vec::new, |b| draw_biases(b, opts.seed, replay, sensors));
     let last_impact = flights.iter().map(|f| f.impact_time).fold(0.0, f64::max);
     let end = opts
         .duration
@@ -450,6 +604,11 @@ fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -
         let site = radar.position();
         let basis = radar.basis();
         let sigma = [radar.sigma_range, radar.sigma_az, radar.sigma_el];
+        // Added to every measurement (zero without biases: the same numbers as without).
+        let bias = biases
+            .iter()
+            .find(|b| b.sensor == s_idx as u32)
+            .map_or([0.0; 3], |b| [b.range, b.azimuth, b.elevation]);
         let phase = rng.random_range(0.0..radar.revisit);
         let scans: Vec<f64> = (0..)
             .map(|k| phase + f64::from(k) * radar.revisit)
@@ -480,17 +639,19 @@ fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -
                 velocity,
             });
         }
-        let targets: Vec<(i32, Target)> = flights
+        // Each target with when this sensor may detect it.
+        let targets: Vec<(i32, Target, Window)> = flights
             .iter()
             .zip(&missiles)
-            .map(|(f, m)| (m.id as i32, Target::Missile(f)))
-            .chain(phantoms.into_iter().map(|p| (NO_TRUTH, p)))
+            .enumerate()
+            .map(|(k, (f, m))| (m.id as i32, Target::Missile(f), window(sensor, k)))
+            .chain(phantoms.into_iter().map(|p| (NO_TRUTH, p, Window::ALWAYS)))
             .collect();
 
         // Detections scan by scan; for each target the measurements it produced (or a miss).
         let mut per_target: Vec<Vec<(f64, Option<Measurement>)>> = vec![Vec::new(); targets.len()];
         for &t in &scans {
-            for (k, (truth_id, target)) in targets.iter().enumerate() {
+            for (k, (truth_id, target, window)) in targets.iter().enumerate() {
                 // The plot's time: the scan's, or when a rotating beam crosses the target.
                 let t = match opts.antenna {
                     Antenna::Staring => t,
@@ -514,12 +675,13 @@ fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -
                 if !in_cover && !phantom {
                     continue;
                 }
-                let detected = phantom || rng.random_bool(radar.pd);
+                // Outside its window a missile in coverage is missed, drawing nothing.
+                let detected = window.contains(t) && (phantom || rng.random_bool(radar.pd));
                 let meas = detected.then(|| {
                     let rae = [
-                        r + sigma[0] * unit.sample(&mut rng),
-                        az + sigma[1] * unit.sample(&mut rng),
-                        el + sigma[2] * unit.sample(&mut rng),
+                        r + bias[0] + sigma[0] * unit.sample(&mut rng),
+                        az + bias[1] + sigma[1] * unit.sample(&mut rng),
+                        el + bias[2] + sigma[2] * unit.sample(&mut rng),
                     ];
                     detections.push(Detection {
                         time: t,
@@ -561,7 +723,7 @@ fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -
             }
         }
 
-        for (k, (truth_id, target)) in targets.iter().enumerate() {
+        for (k, (truth_id, target, _)) in targets.iter().enumerate() {
             run_tracker(
                 &per_target[k],
                 target,
@@ -585,6 +747,7 @@ fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -
         detections,
         reports,
         truth,
+        biases,
     }
 }
 

@@ -1,0 +1,557 @@
+//! Sensor registration: each radar's systematic range, azimuth and elevation bias,
+//! estimated from the tracks it shares with other radars, and removed from its reports.
+//!
+//! A bias β = (Δr, Δaz, Δel) of radar s moves its reports of a target at x by about
+//! J_s(x) β, where J_s is the Jacobian of the ECEF position with respect to the radar's
+//! (range, azimuth, elevation). For two local tracks a and b of different radars held by one
+//! system track at an epoch, the difference of their positions is then
+//! Δ = J_a β_a − J_b β_b + noise, with noise covariance P_a + P_b (position blocks). The
+//! biases of all radars of a replay are the weighted least-squares solution of these
+//! equations over all such pairs and epochs, with a zero-mean prior (`prior_range`,
+//! `prior_angle`) that keeps the problem well posed where the geometry leaves a combination
+//! unobserved. Consecutive epochs of one pair share their errors, so each pair counts with
+//! weight `epoch interval / report interval` (about one sample per report).
+//!
+//! The run (`correlate --register`) has two passes on the chosen backend: the first
+//! associates with each report's position covariance widened by the prior's J Σ Jᵀ, so that
+//! biased tracks of one object still gate; the biases are estimated from its system tracks;
+//! the second pass correlates the corrected reports, x − J β̂, with J P_β̂ Jᵀ added to their
+//! covariance for what the estimate leaves uncertain. Velocities are left as reported (a
+//! constant bias moves them by dJ/dt β, a few cm/s here).
+
+use crate::correlate::{Config, Correlation, epoch_plan, split_replays};
+use crate::error::{Error, Result};
+use crate::geo::{self, V3};
+use crate::io::ReportSet;
+use crate::model::{Report, SensorBias, SensorTable};
+use crate::propagate::propagate;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Options of registration.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct RegisterParams {
+    pub enabled: bool,
+    /// Standard deviation of the prior on each range bias (m).
+    pub prior_range: f64,
+    /// Standard deviation of the prior on each azimuth and elevation bias (rad).
+    pub prior_angle: f64,
+}
+
+impl Default for RegisterParams {
+    fn default() -> Self {
+        RegisterParams {
+            enabled: false,
+            prior_range: 200.0,
+            prior_angle: 0.05f64.to_radians(),
+        }
+    }
+}
+
+impl RegisterParams {
+    pub fn validate(&self) -> Result<()> {
+        if !(self.prior_range > 0.0
+            && self.prior_range.is_finite()
+            && self.prior_angle > 0.0
+            && self.prior_angle.is_finite())
+        {
+            return Err(Error::Config(
+                "--register-prior-range and --register-prior-angle-deg must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn prior(&self) -> [f64; 3] {
+        [self.prior_range, self.prior_angle, self.prior_angle]
+    }
+}
+
+/// One radar's estimated bias in one replay.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct SensorEstimate {
+    pub replay: u32,
+    pub sensor: u32,
+    /// Range (m), azimuth and elevation (rad) bias.
+    pub bias: [f64; 3],
+    /// Their standard deviations from the least-squares solution.
+    pub sd: [f64; 3],
+    /// Pairs of local tracks (over epochs) that involve this radar.
+    pub pairs: u64,
+    /// Covariance of the three (row-major), for the correction.
+    #[serde(skip)]
+    pub cov: [[f64; 3]; 3],
+}
+
+/// ∂(ECEF position)/∂(range, azimuth, elevation) of radar `sensor` at `p`, as columns.
+fn jacobian(site: &V3, basis: &[V3; 3], p: &V3) -> [[f64; 3]; 3] {
+    let (r, az, el) = geo::range_az_el(site, basis, p);
+    let steps = [1.0, 1e-6, 1e-6];
+    let mut j = [[0.0; 3]; 3];
+    for k in 0..3 {
+        let mut plus = [r, az, el];
+        let mut minus = [r, az, el];
+        plus[k] += steps[k];
+        minus[k] -= steps[k];
+        let a = geo::from_range_az_el(basis, plus[0], plus[1], plus[2]);
+        let b = geo::from_range_az_el(basis, minus[0], minus[1], minus[2]);
+        for i in 0..3 {
+            j[i][k] = (a[i] - b[i]) / (2.0 * steps[k]);
+        }
+    }
+    j
+}
+
+/// Each sensor's site and ENU basis; an error if a sensor that reports has no position.
+/// A radar's site (ECEF) and its ENU basis.
+type Site = (V3, [V3; 3]);
+
+/// A track in a pair: sensor, position, position covariance, Jacobian, report interval.
+type PairMember = (u32, V3, [[f64; 3]; 3], [[f64; 3]; 3], f64);
+
+fn sites(sensors: &SensorTable, reports: &[Report]) -> Result<Vec<Option<Site>>> {
+    let sites: Vec<Option<Site>> = sensors
+        .sensors
+        .iter()
+        .map(|s| s.radar.as_ref().map(|r| (r.position(), r.basis())))
+        .collect();
+    if let Some(r) = reports.iter().find(|r| sites[r.sensor as usize].is_none()) {
+        return Err(Error::Config(format!(
+            "--register needs each sensor's position (lat_deg, lon_deg, alt_m in sensors.csv); sensor {} has none",
+            sensors.sensors[r.sensor as usize].name
+        )));
+    }
+    Ok(sites)
+}
+
+fn pos(x: &[f64; 6]) -> V3 {
+    [x[0], x[1], x[2]]
+}
+
+/// J A Jᵀ for 3×3 matrices.
+fn sandwich(j: &[[f64; 3]; 3], a: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    let mut ja = [[0.0; 3]; 3];
+    for i in 0..3 {
+        for k in 0..3 {
+            ja[i][k] = (0..3).map(|m| j[i][m] * a[m][k]).sum();
+        }
+    }
+    let mut out = [[0.0; 3]; 3];
+    for i in 0..3 {
+        for k in 0..3 {
+            out[i][k] = (0..3).map(|m| ja[i][m] * j[k][m]).sum();
+        }
+    }
+    out
+}
+
+/// The reports with `extra(report)` (a 3×3 covariance) added to their position covariance
+/// and `shift(report)` subtracted from their position.
+fn adjusted(
+    set: &ReportSet,
+    f: impl Fn(&Report) -> Option<(V3, [[f64; 3]; 3])> + Sync,
+) -> ReportSet {
+    let reports = set
+        .reports
+        .par_iter()
+        .map(|r| {
+            let mut r = *r;
+            if let Some((shift, extra)) = f(&r) {
+                for i in 0..3 {
+                    r.state[i] -= shift[i];
+                    for k in 0..3 {
+                        r.cov[i][k] += extra[i][k];
+                    }
+                }
+            }
+            r
+        })
+        .collect();
+    ReportSet {
+        reports,
+        sensors: set.sensors.clone(),
+        full_covariance: set.full_covariance,
+    }
+}
+
+/// The reports with the prior's J Σ Jᵀ added to their position covariance (first pass).
+pub fn widened(set: &ReportSet, params: &RegisterParams) -> Result<ReportSet> {
+    let sites = sites(&set.sensors, &set.reports)?;
+    let prior = params.prior();
+    let sigma: [[f64; 3]; 3] = std::array::from_fn(|i| {
+        std::array::from_fn(|k| if i == k { prior[i] * prior[i] } else { 0.0 })
+    });
+    Ok(adjusted(set, |r| {
+        let (site, basis) = sites[r.sensor as usize].as_ref()?;
+        let j = jacobian(site, basis, &pos(&r.state));
+        Some(([0.0; 3], sandwich(&j, &sigma)))
+    }))
+}
+
+/// The reports corrected by the estimates (second pass).
+pub fn corrected(set: &ReportSet, estimates: &[SensorEstimate]) -> Result<ReportSet> {
+    let sites = sites(&set.sensors, &set.reports)?;
+    let by_key: BTreeMap<(u32, u32), &SensorEstimate> = estimates
+        .iter()
+        .map(|e| ((e.replay, e.sensor), e))
+        .collect();
+    Ok(adjusted(set, |r| {
+        let e = by_key.get(&(r.replay, r.sensor))?;
+        let (site, basis) = sites[r.sensor as usize].as_ref()?;
+        let j = jacobian(site, basis, &pos(&r.state));
+        let shift = std::array::from_fn(|i| (0..3).map(|k| j[i][k] * e.bias[k]).sum());
+        Some((shift, sandwich(&j, &e.cov)))
+    }))
+}
+
+/// Cholesky solve of the n×n SPD system `a x = b` (row-major), and the inverse of `a`.
+fn solve_spd(a: &[f64], b: &[f64], n: usize) -> Option<(Vec<f64>, Vec<f64>)> {
+    let mut l = vec![0.0; n * n];
+    for j in 0..n {
+        let mut s = a[j * n + j];
+        for k in 0..j {
+            s -= l[j * n + k] * l[j * n + k];
+        }
+        if s <= 0.0 || !s.is_finite() {
+            return None;
+        }
+        let d = s.sqrt();
+        l[j * n + j] = d;
+        for i in j + 1..n {
+            let mut t = a[i * n + j];
+            for k in 0..j {
+                t -= l[i * n + k] * l[j * n + k];
+            }
+            l[i * n + j] = t / d;
+        }
+    }
+    let solve = |rhs: &[f64]| -> Vec<f64> {
+        let mut y = rhs.to_vec();
+        for i in 0..n {
+            for k in 0..i {
+                y[i] -= l[i * n + k] * y[k];
+            }
+            y[i] /= l[i * n + i];
+        }
+        for i in (0..n).rev() {
+            for k in i + 1..n {
+                y[i] -= l[k * n + i] * y[k];
+            }
+            y[i] /= l[i * n + i];
+        }
+        y
+    };
+    let x = solve(b);
+    let mut inv = vec![0.0; n * n];
+    for c in 0..n {
+        let mut e = vec![0.0; n];
+        e[c] = 1.0;
+        let col = solve(&e);
+        for r in 0..n {
+            inv[r * n + c] = col[r];
+        }
+    }
+    Some((x, inv))
+}
+
+/// 3×3 inverse of an SPD matrix (the pair's position covariance).
+fn inverse3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
+    let flat: Vec<f64> = m.iter().flatten().copied().collect();
+    let (_, inv) = solve_spd(&flat, &[0.0; 3], 3)?;
+    Some(std::array::from_fn(|i| {
+        std::array::from_fn(|k| inv[i * 3 + k])
+    }))
+}
+
+/// Estimates every radar's bias in every replay of `set` from the system tracks of
+/// `first` (a correlation of `set`, or of its widened copy, with `cfg`).
+pub fn estimate(
+    set: &ReportSet,
+    first: &Correlation,
+    cfg: &Config,
+    params: &RegisterParams,
+) -> Result<Vec<SensorEstimate>> {
+    let sites = sites(&set.sensors, &set.reports)?;
+    let n_sensors = set.sensors.sensors.len();
+    let inputs = split_replays(&set.reports, cfg);
+    let prior = params.prior();
+    let per_replay: Vec<Vec<SensorEstimate>> = inputs
+        .par_iter()
+        .zip(&first.replays)
+        .map(|(input, result)| {
+            let n = 3 * n_sensors;
+            let mut normal = vec![0.0; n * n];
+            let mut rhs = vec![0.0; n];
+            let mut pairs = vec![0u64; n_sensors];
+            let plan = epoch_plan(input, cfg.epoch_interval);
+            for ((t, live), epoch) in plan.iter().zip(&result.epochs) {
+                let mut by_system: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+                for (k, l) in epoch.live.iter().enumerate() {
+                    by_system.entry(l.system).or_default().push(k);
+                }
+                for members in by_system.values().filter(|m| m.len() > 1) {
+                    // Each member's position, covariance, Jacobian and report interval.
+                    let est: Vec<PairMember> = members
+                        .iter()
+                        .filter_map(|&k| {
+                            let (j, r) = live[k];
+                            let rep = &input.reports[r];
+                            let (x, p) =
+                                propagate(&rep.state, &rep.cov, t - rep.time, &cfg.propagation);
+                            let (site, basis) = sites[rep.sensor as usize].as_ref()?;
+                            let jac = jacobian(site, basis, &pos(&x));
+                            let cov = std::array::from_fn(|i| std::array::from_fn(|m| p[i][m]));
+                            Some((rep.sensor, pos(&x), cov, jac, input.local[j].max_age / 1.5))
+                        })
+                        .collect();
+                    for (ia, a) in est.iter().enumerate() {
+                        for b in &est[ia + 1..] {
+                            if a.0 == b.0 {
+                                continue;
+                            }
+                            let s: [[f64; 3]; 3] = std::array::from_fn(|i| {
+                                std::array::from_fn(|m| a.2[i][m] + b.2[i][m])
+                            });
+                            let Some(w) = inverse3(&s) else { continue };
+                            let weight = (cfg.epoch_interval
+                                / a.4.max(b.4).max(cfg.epoch_interval))
+                            .min(1.0);
+                            let d = geo::sub(&a.1, &b.1);
+                            // H = [J_a at a's columns, −J_b at b's]; accumulate Hᵀ W H and Hᵀ W d.
+                            let blocks = [(a.0 as usize, a.3, 1.0), (b.0 as usize, b.3, -1.0)];
+                            for &(sa, ja, fa) in &blocks {
+                                // (±J_a)ᵀ W
+                                let mut jw = [[0.0; 3]; 3];
+                                for c in 0..3 {
+                                    for m in 0..3 {
+                                        jw[c][m] =
+                                            fa * (0..3).map(|i| ja[i][c] * w[i][m]).sum::<f64>();
+                                    }
+                                }
+                                for c in 0..3 {
+                                    rhs[3 * sa + c] +=
+                                        weight * (0..3).map(|m| jw[c][m] * d[m]).sum::<f64>();
+                                }
+                                for &(sb, jb, fb) in &blocks {
+                                    for c in 0..3 {
+                                        for e in 0..3 {
+                                            normal[(3 * sa + c) * n + 3 * sb + e] += weight
+                                                * fb
+                                                * (0..3).map(|m| jw[c][m] * jb[m][e]).sum::<f64>();
+                                        }
+                                    }
+                                }
+                            }
+                            pairs[a.0 as usize] += 1;
+                            pairs[b.0 as usize] += 1;
+                        }
+                    }
+                }
+            }
+            for s in 0..n_sensors {
+                for c in 0..3 {
+                    normal[(3 * s + c) * n + 3 * s + c] += 1.0 / (prior[c] * prior[c]);
+                }
+            }
+            let (x, inv) = solve_spd(&normal, &rhs, n).ok_or_else(|| {
+                Error::Numeric(format!(
+                    "registration of replay {}: the normal equations are not positive definite",
+                    input.replay
+                ))
+            })?;
+            let reporting: Vec<bool> = (0..n_sensors)
+                .map(|s| input.reports.iter().any(|r| r.sensor as usize == s))
+                .collect();
+            Ok((0..n_sensors)
+                .filter(|&s| reporting[s])
+                .map(|s| SensorEstimate {
+                    replay: input.replay,
+                    sensor: s as u32,
+                    bias: std::array::from_fn(|c| x[3 * s + c]),
+                    sd: std::array::from_fn(|c| inv[(3 * s + c) * n + 3 * s + c].sqrt()),
+                    pairs: pairs[s],
+                    cov: std::array::from_fn(|c| {
+                        std::array::from_fn(|e| inv[(3 * s + c) * n + 3 * s + e])
+                    }),
+                })
+                .collect())
+        })
+        .collect::<Result<_>>()?;
+    Ok(per_replay.into_iter().flatten().collect())
+}
+
+/// An estimate against the truth: the sizes, in metres at the radar's reports, of the true
+/// bias and of the estimate's error (RMS over the radar's reports of |J β| and
+/// |J (β̂ − β)|).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct BiasError {
+    pub replay: u32,
+    pub sensor: u32,
+    pub truth: [f64; 3],
+    pub bias_m: f64,
+    pub error_m: f64,
+}
+
+/// Scores estimates against the true biases.
+pub fn errors(
+    set: &ReportSet,
+    estimates: &[SensorEstimate],
+    truth: &[SensorBias],
+) -> Result<Vec<BiasError>> {
+    let sites = sites(&set.sensors, &set.reports)?;
+    let truth: BTreeMap<(u32, u32), &SensorBias> =
+        truth.iter().map(|b| ((b.replay, b.sensor), b)).collect();
+    let mut sums: BTreeMap<(u32, u32), (f64, f64, u64)> = BTreeMap::new();
+    let est: BTreeMap<(u32, u32), &SensorEstimate> = estimates
+        .iter()
+        .map(|e| ((e.replay, e.sensor), e))
+        .collect();
+    for r in &set.reports {
+        let key = (r.replay, r.sensor);
+        let (Some(t), Some(e), Some((site, basis))) = (
+            truth.get(&key),
+            est.get(&key),
+            sites[r.sensor as usize].as_ref(),
+        ) else {
+            continue;
+        };
+        let j = jacobian(site, basis, &pos(&r.state));
+        let tb = [t.range, t.azimuth, t.elevation];
+        let apply = |v: [f64; 3]| -> f64 {
+            (0..3)
+                .map(|i| (0..3).map(|k| j[i][k] * v[k]).sum::<f64>().powi(2))
+                .sum()
+        };
+        let s = sums.entry(key).or_default();
+        s.0 += apply(tb);
+        s.1 += apply(std::array::from_fn(|k| e.bias[k] - tb[k]));
+        s.2 += 1;
+    }
+    Ok(sums
+        .into_iter()
+        .map(|((replay, sensor), (b, e, n))| {
+            let t = truth[&(replay, sensor)];
+            BiasError {
+                replay,
+                sensor,
+                truth: [t.range, t.azimuth, t.elevation],
+                bias_m: (b / n as f64).sqrt(),
+                error_m: (e / n as f64).sqrt(),
+            }
+        })
+        .collect())
+}
+
+/// Registration then correlation: the first pass on the widened reports, the estimate,
+/// the second pass on the corrected reports; `run` is the backend's correlation.
+pub fn register_and_correlate(
+    set: &ReportSet,
+    cfg: &Config,
+    mut run: impl FnMut(&ReportSet, &Config) -> Result<Correlation>,
+) -> Result<(Correlation, Vec<SensorEstimate>)> {
+    cfg.register.validate()?;
+    let first = run(&widened(set, &cfg.register)?, cfg)?;
+    let estimates = estimate(set, &first, cfg, &cfg.register)?;
+    let second = run(&corrected(set, &estimates)?, cfg)?;
+    Ok((second, estimates))
+}
+
+/// One row of `registration.csv`: an estimate and, with the true biases, its error.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RegistrationRow {
+    pub estimate: SensorEstimate,
+    pub error: Option<BiasError>,
+}
+
+/// `registration.csv`: `replay,sensor,range_m,azimuth_rad,elevation_rad,sd_range_m,
+/// sd_azimuth_rad,sd_elevation_rad,pairs`, and with the true biases
+/// `true_range_m,true_azimuth_rad,true_elevation_rad,bias_m,error_m` (empty without).
+pub fn registration_csv(rows: &[RegistrationRow], sensors: &SensorTable) -> String {
+    use std::fmt::Write;
+    let mut out = String::from(
+        "replay,sensor,range_m,azimuth_rad,elevation_rad,sd_range_m,sd_azimuth_rad,sd_elevation_rad,pairs,true_range_m,true_azimuth_rad,true_elevation_rad,bias_m,error_m\n",
+    );
+    for r in rows {
+        let e = &r.estimate;
+        let _ = write!(
+            out,
+            "{},{},{:.3},{:.9},{:.9},{:.3},{:.9},{:.9},{}",
+            e.replay,
+            sensors.sensors[e.sensor as usize].name,
+            e.bias[0],
+            e.bias[1],
+            e.bias[2],
+            e.sd[0],
+            e.sd[1],
+            e.sd[2],
+            e.pairs
+        );
+        match &r.error {
+            Some(t) => {
+                let _ = writeln!(
+                    out,
+                    ",{:.3},{:.9},{:.9},{:.3},{:.3}",
+                    t.truth[0], t.truth[1], t.truth[2], t.bias_m, t.error_m
+                );
+            }
+            None => out.push_str(",,,,,\n"),
+        }
+    }
+    out
+}
+
+/// Per sensor, over replays: what `summary.json` says of the registration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SensorSummary {
+    pub replays: u64,
+    /// Mean estimated biases: range (m), azimuth and elevation (degrees).
+    pub mean_range_m: f64,
+    pub mean_azimuth_deg: f64,
+    pub mean_elevation_deg: f64,
+    /// With the true biases: mean size of the bias and of the estimate's error (m at the
+    /// radar's reports), and the share of replays whose error is within a third of the bias.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_bias_m: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_error_m: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub within_a_third: Option<f64>,
+}
+
+/// The summary of all rows, by sensor name.
+pub fn summarise(
+    rows: &[RegistrationRow],
+    sensors: &SensorTable,
+) -> BTreeMap<String, SensorSummary> {
+    let mut out: BTreeMap<String, SensorSummary> = BTreeMap::new();
+    let mut truth_n: BTreeMap<String, (f64, f64, u64, u64)> = BTreeMap::new();
+    for r in rows {
+        let name = sensors.sensors[r.estimate.sensor as usize].name.clone();
+        let s = out.entry(name.clone()).or_default();
+        s.replays += 1;
+        s.mean_range_m += r.estimate.bias[0];
+        s.mean_azimuth_deg += r.estimate.bias[1].to_degrees();
+        s.mean_elevation_deg += r.estimate.bias[2].to_degrees();
+        if let Some(e) = &r.error {
+            let t = truth_n.entry(name).or_default();
+            t.0 += e.bias_m;
+            t.1 += e.error_m;
+            t.2 += 1;
+            t.3 += u64::from(e.error_m <= e.bias_m / 3.0);
+        }
+    }
+    for (name, s) in out.iter_mut() {
+        let n = s.replays.max(1) as f64;
+        s.mean_range_m /= n;
+        s.mean_azimuth_deg /= n;
+        s.mean_elevation_deg /= n;
+        if let Some(&(b, e, k, w)) = truth_n.get(name) {
+            let k = k.max(1) as f64;
+            s.mean_bias_m = Some(b / k);
+            s.mean_error_m = Some(e / k);
+            s.within_a_third = Some(w as f64 / k);
+        }
+    }
+    out
+}
