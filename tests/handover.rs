@@ -142,7 +142,7 @@ fn registration_recovers_the_biases() {
     let mut cfg = Config::default();
     cfg.register.enabled = true;
     let (corr, estimates) =
-        register::register_and_correlate(&set, &cfg, |s, c| correlate::correlate(s, c)).unwrap();
+        register::register_and_correlate(&set, &cfg, correlate::correlate).unwrap();
     assert_eq!(estimates.len(), 2 * s.sensors.sensors.len());
     let errors = register::errors(&set, &estimates, &s.biases).unwrap();
     let within = errors
