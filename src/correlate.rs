@@ -5,7 +5,10 @@
 //! does), so that each stage's time can be reported and memory stays bounded.
 
 use crate::assign::Solver;
-use crate::associate::{self, EpochParams, EpochTrack, Hysteresis, HysteresisParams, SystemGroup};
+use crate::assign::sd::SdParams;
+use crate::associate::{
+    self, Assignment, EpochParams, EpochTrack, Hysteresis, HysteresisParams, SdCounts, SystemGroup,
+};
 use crate::error::{Error, Result};
 use crate::fuse::{self, FusionMethod};
 use crate::gate::Gate;
@@ -31,6 +34,10 @@ pub struct Config {
     pub fusion: FusionMethod,
     pub hysteresis: HysteresisParams,
     pub solver: Solver,
+    /// Sequential or S-D association of the sensors at each epoch.
+    pub assignment: Assignment,
+    /// Options of the S-D solver.
+    pub sd: SdParams,
     /// Time between fusion epochs (s); epochs are multiples of it.
     pub epoch_interval: f64,
     /// How long (s) a local track stays alive after its last report; `None`: 1.5 times the
@@ -53,6 +60,8 @@ impl Default for Config {
             fusion: FusionMethod::CovarianceIntersection,
             hysteresis: HysteresisParams::default(),
             solver: Solver::Exact,
+            assignment: Assignment::Sequential,
+            sd: SdParams::default(),
             epoch_interval: 1.0,
             max_age: None,
             chunk_replays: 64,
@@ -63,6 +72,18 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The per-epoch association's parameters.
+    pub fn epoch_params(&self, gate: Gate) -> EpochParams {
+        EpochParams {
+            gate,
+            rho: self.rho,
+            fusion: self.fusion,
+            solver: self.solver,
+            assignment: self.assignment,
+            sd: self.sd,
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::Config(m.into()));
         if !(self.epoch_interval > 0.0 && self.epoch_interval.is_finite()) {
@@ -84,6 +105,9 @@ impl Config {
             && !(a >= 0.0 && a.is_finite())
         {
             return bad("--max-age must be non-negative");
+        }
+        if !(self.sd.gap >= 0.0 && self.sd.gap.is_finite()) {
+            return bad("--sd-gap must be non-negative");
         }
         self.stitch.validate()?;
         self.register.validate()?;
@@ -141,6 +165,8 @@ pub struct ReplayResult {
     pub swap_trades: u64,
     /// System tracks joined across a gap by the hand-over stage, by start time.
     pub stitches: Vec<Stitch>,
+    /// The S-D solves of its epochs (`--assignment sd`).
+    pub sd: SdCounts,
 }
 
 /// Wall-clock seconds per stage. On the GPU backend one submission propagates, gates,
@@ -321,12 +347,7 @@ pub(crate) fn correlate_inputs(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Correlation> {
     let gate = Gate::new(cfg.gate_probability)?;
-    let params = EpochParams {
-        gate,
-        rho: cfg.rho,
-        fusion: cfg.fusion,
-        solver: cfg.solver,
-    };
+    let params = cfg.epoch_params(gate);
     let mut times = StageTimes::default();
     let mut replays = Vec::with_capacity(inputs.len());
     for chunk in inputs.chunks(cfg.chunk_replays.max(1)) {
@@ -352,14 +373,7 @@ pub(crate) fn correlate_inputs(
                                     *t - rep.time,
                                     &cfg.propagation,
                                 );
-                                EpochTrack {
-                                    track: j as u32,
-                                    sensor: rep.sensor,
-                                    state,
-                                    cov,
-                                    dim: rep.gate_dim(),
-                                    truth: rep.truth,
-                                }
+                                EpochTrack::from_report(j, rep, state, cov)
                             })
                             .collect();
                         (*t, tracks)
@@ -371,15 +385,22 @@ pub(crate) fn correlate_inputs(
 
         // Associate each epoch on its own.
         let t0 = Instant::now();
-        let clusters: Vec<Vec<Vec<u32>>> = propagated
+        let (clusters, sd): (Vec<Vec<Vec<u32>>>, Vec<SdCounts>) = propagated
             .par_iter()
             .map(|epochs| {
-                epochs
+                let solved = epochs
                     .par_iter()
-                    .map(|(_, tracks)| associate::associate_epoch(tracks, &params))
-                    .collect::<Result<Vec<_>>>()
+                    .map(|(_, tracks)| associate::associate_epoch_counted(tracks, &params))
+                    .collect::<Result<Vec<_>>>()?;
+                let mut sd = SdCounts::default();
+                for s in solved.iter().filter_map(|(_, s)| s.as_ref()) {
+                    sd.record(s);
+                }
+                Ok((solved.into_iter().map(|(c, _)| c).collect(), sd))
             })
-            .collect::<Result<_>>()?;
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
         times.associate += t0.elapsed().as_secs_f64();
 
         // Hysteresis: a scan over each replay's epochs.
@@ -416,21 +437,24 @@ pub(crate) fn correlate_inputs(
         let fused: Vec<ReplayResult> = chunk
             .par_iter()
             .zip(&propagated)
-            .zip(groups.par_iter().zip(&swap_trades).zip(stitches))
-            .map(|((input, epochs), ((groups, swap_trades), stitches))| {
-                let epochs = epochs
-                    .par_iter()
-                    .zip(groups)
-                    .map(|((t, tracks), groups)| fuse_epoch(*t, tracks, groups, cfg))
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(ReplayResult {
-                    replay: input.replay,
-                    local: input.local.clone(),
-                    epochs,
-                    swap_trades: *swap_trades,
-                    stitches,
-                })
-            })
+            .zip(groups.par_iter().zip(&swap_trades).zip(stitches).zip(sd))
+            .map(
+                |((input, epochs), (((groups, swap_trades), stitches), sd))| {
+                    let epochs = epochs
+                        .par_iter()
+                        .zip(groups)
+                        .map(|((t, tracks), groups)| fuse_epoch(*t, tracks, groups, cfg))
+                        .collect::<Result<Vec<_>>>()?;
+                    Ok(ReplayResult {
+                        replay: input.replay,
+                        local: input.local.clone(),
+                        epochs,
+                        swap_trades: *swap_trades,
+                        stitches,
+                        sd,
+                    })
+                },
+            )
             .collect::<Result<_>>()?;
         times.fuse += t0.elapsed().as_secs_f64();
         replays.extend(fused);

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use trackcorr::assign::Solver;
+use trackcorr::assign::sd::SdParams;
+use trackcorr::associate::Assignment;
 use trackcorr::associate::HysteresisParams;
 use trackcorr::correlate::Config;
 use trackcorr::fuse::FusionMethod;
@@ -417,6 +419,15 @@ struct CorrelationOptions {
     /// Assignment solver of the CPU backend (the GPU always runs the auction).
     #[arg(long, value_enum, default_value = "exact")]
     solver: Solver,
+    /// How each epoch's sensors are associated: one after another against the clusters so
+    /// far (sequential), or all at once by S-D assignment (sd: Lagrangian relaxation and
+    /// branch and bound, on the host on either backend; the result does not depend on the
+    /// order of the sensors or networks).
+    #[arg(long, value_enum, default_value = "sequential")]
+    assignment: Assignment,
+    /// Relative duality gap at which the S-D relaxation hands over to the branch and bound.
+    #[arg(long, default_value_t = SdParams::default().gap)]
+    sd_gap: f64,
     /// Seconds between fusion epochs.
     #[arg(long, default_value_t = 1.0)]
     epoch_interval: f64,
@@ -477,6 +488,11 @@ impl CorrelationOptions {
                 swap_evidence: self.swap_evidence,
             },
             solver: self.solver,
+            assignment: self.assignment,
+            sd: SdParams {
+                gap: self.sd_gap,
+                ..SdParams::default()
+            },
             epoch_interval: self.epoch_interval,
             max_age: self.max_age,
             register: RegisterParams {

@@ -133,6 +133,12 @@ impl SensorTable {
         }
     }
 
+    /// The same sensors, in order of name (networks then in order of their first sensor).
+    pub fn by_name(mut self) -> Self {
+        self.sensors.sort_by(|a, b| a.name.cmp(&b.name));
+        SensorTable::new(self.sensors)
+    }
+
     pub fn index(&self, name: &str) -> Option<usize> {
         self.sensors.iter().position(|s| s.name == name)
     }

@@ -142,6 +142,8 @@ pub struct Counts {
     pub swap_trades: u64,
     /// System tracks joined to an earlier one by the hand-over stage.
     pub stitches: u64,
+    /// The S-D solves (`--assignment sd`; zeros otherwise).
+    pub sd: crate::associate::SdCounts,
 }
 
 impl Counts {
@@ -170,6 +172,10 @@ impl Counts {
             association_rows: rows,
             swap_trades: corr.replays.iter().map(|r| r.swap_trades).sum(),
             stitches: corr.replays.iter().map(|r| r.stitches.len() as u64).sum(),
+            sd: corr.replays.iter().fold(Default::default(), |mut a, r| {
+                a.add(&r.sd);
+                a
+            }),
         }
     }
 }
@@ -185,6 +191,7 @@ impl Counts {
         self.association_rows += o.association_rows;
         self.swap_trades += o.swap_trades;
         self.stitches += o.stitches;
+        self.sd.add(&o.sd);
     }
 }
 

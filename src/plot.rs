@@ -46,6 +46,26 @@ struct Frame {
 }
 
 impl Frame {
+    /// A frame at `(x0, y0)`, `w × h` pixels, showing `lo..hi` (km) with equal scales on
+    /// both axes, widened by `margin` (1.08: 8 %).
+    fn equal_scales(
+        (x0, y0, w, h): (f64, f64, f64, f64),
+        lo: (f64, f64),
+        hi: (f64, f64),
+        margin: f64,
+    ) -> Frame {
+        let span = ((hi.0 - lo.0) / w).max((hi.1 - lo.1) / h).max(1e-3) * margin;
+        let c = ((lo.0 + hi.0) / 2.0, (lo.1 + hi.1) / 2.0);
+        Frame {
+            x0,
+            y0,
+            w,
+            h,
+            lo: (c.0 - span * w / 2.0, c.1 - span * h / 2.0),
+            hi: (c.0 + span * w / 2.0, c.1 + span * h / 2.0),
+        }
+    }
+
     fn px(&self, x: f64) -> f64 {
         self.x0 + (x - self.lo.0) / (self.hi.0 - self.lo.0) * self.w
     }
@@ -130,6 +150,8 @@ fn ticks(lo: f64, hi: f64, n: f64) -> Vec<(f64, String)> {
 }
 
 fn fmt_tick(v: f64, step: f64) -> String {
+    // No "-0" for a tick at zero that rounding left a hair below it.
+    let v = if v.abs() < 1e-9 * step { 0.0 } else { v };
     if step >= 1.0 {
         format!("{v:.0}")
     } else {
@@ -145,6 +167,19 @@ struct Projection {
 }
 
 impl Projection {
+    /// About the mean latitude and longitude of `points`.
+    fn about(points: &[[f64; 3]]) -> Projection {
+        let n = points.len().max(1) as f64;
+        let (lat, lon) = points.iter().fold((0.0, 0.0), |a, p| {
+            let (lat, lon, _) = geo::ecef_to_geodetic(p);
+            (a.0 + lat, a.1 + lon)
+        });
+        Projection {
+            lat0: lat / n,
+            lon0: lon / n,
+        }
+    }
+
     fn km(&self, p: &[f64]) -> (f64, f64) {
         let (lat, lon, _) = geo::ecef_to_geodetic(&[p[0], p[1], p[2]]);
         (
@@ -216,36 +251,14 @@ fn map(svg: &mut String, d: &PlotData) {
     if points.is_empty() {
         return;
     }
-    let geodetic: Vec<(f64, f64)> = points
-        .iter()
-        .map(|p| {
-            let (lat, lon, _) = geo::ecef_to_geodetic(p);
-            (lat, lon)
-        })
-        .collect();
-    let n = geodetic.len() as f64;
-    let proj = Projection {
-        lat0: geodetic.iter().map(|g| g.0).sum::<f64>() / n,
-        lon0: geodetic.iter().map(|g| g.1).sum::<f64>() / n,
-    };
+    let proj = Projection::about(&points);
     let km: Vec<(f64, f64)> = points.iter().map(|p| proj.km(p)).collect();
     let (mut lo, mut hi) = ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN));
     for &(x, y) in &km {
         lo = (lo.0.min(x), lo.1.min(y));
         hi = (hi.0.max(x), hi.1.max(y));
     }
-    // Equal scales on both axes, with a margin.
-    let (w, h) = (600.0, 420.0);
-    let span = ((hi.0 - lo.0) / w).max((hi.1 - lo.1) / h).max(1e-3) * 1.08;
-    let c = ((lo.0 + hi.0) / 2.0, (lo.1 + hi.1) / 2.0);
-    let f = Frame {
-        x0: 80.0,
-        y0: 50.0,
-        w,
-        h,
-        lo: (c.0 - span * w / 2.0, c.1 - span * h / 2.0),
-        hi: (c.0 + span * w / 2.0, c.1 + span * h / 2.0),
-    };
+    let f = Frame::equal_scales((80.0, 50.0, 600.0, 420.0), lo, hi, 1.08);
     let _ = write!(
         svg,
         r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="14">Ground tracks</text>"##,
@@ -328,22 +341,50 @@ fn map(svg: &mut String, d: &PlotData) {
         ));
     }
     // In a row under the map, clear of the tracks and sites.
-    let y = f.y0 + f.h + 62.0;
-    let mut x = f.x0;
-    for (colour, width, label) in &legend {
-        if *width > 0.0 {
-            let _ = write!(
+    let items: Vec<(&str, Mark, String)> = legend
+        .into_iter()
+        .map(|(colour, width, label)| {
+            let mark = if width > 0.0 {
+                Mark::Line(width)
+            } else {
+                Mark::Dot
+            };
+            (colour, mark, label)
+        })
+        .collect();
+    legend_row(svg, f.x0, f.y0 + f.h + 62.0, &items);
+}
+
+/// How a legend entry is drawn.
+#[derive(Clone, Copy)]
+enum Mark {
+    /// A line of this width.
+    Line(f64),
+    /// A dashed line, as the hand-over predictions.
+    Dash,
+    Dot,
+}
+
+/// A legend in a row from `(x, y)`: each entry's mark in its colour, then its label.
+fn legend_row(svg: &mut String, mut x: f64, y: f64, items: &[(&str, Mark, String)]) {
+    for (colour, mark, label) in items {
+        let _ = match mark {
+            Mark::Line(width) => write!(
                 svg,
                 r##"<line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{colour}" stroke-width="{width}"/>"##,
                 x + 20.0
-            );
-        } else {
-            let _ = write!(
+            ),
+            Mark::Dash => write!(
+                svg,
+                r##"<line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{colour}" stroke-width="1.6" stroke-dasharray="6,4"/>"##,
+                x + 20.0
+            ),
+            Mark::Dot => write!(
                 svg,
                 r##"<circle cx="{:.1}" cy="{y:.1}" r="4" fill="{colour}"/>"##,
                 x + 10.0
-            );
-        }
+            ),
+        };
         let _ = write!(
             svg,
             r##"<text x="{:.1}" y="{:.1}">{}</text>"##,
@@ -494,6 +535,266 @@ fn gospa(svg: &mut String, d: &PlotData) {
     };
     polyline(svg, &f, d.gospa.iter().copied(), "#1f1f7a", 1.2, 1.0);
     axes(svg, &f, "time (s)", "GOSPA (m)");
+}
+
+/// Where a state at a time goes on a panel's plane.
+type ToPlane<'a> = &'a dyn Fn(f64, &[f64]) -> (f64, f64);
+
+/// The picture of one hand-over (`handover.png`): the first stitch of the replay (the first
+/// that joins one object, with truth) as altitude against time and as a ground track: the
+/// object's truth (grey), the reports of every local track its system track held (dots, by
+/// network), the system track's fused estimate (black), the gap no network saw (shaded),
+/// and the two predictions the hand-over test compared (dashed: the ended side forward,
+/// the started side backward, to the middle of the gap). `None` without a stitch.
+pub fn handover_svg(d: &PlotData, cfg: &crate::correlate::Config) -> Option<String> {
+    let res = d.result?;
+    let stitch = res
+        .stitches
+        .iter()
+        .find(|s| s.truth_ended >= 0 && s.truth_ended == s.truth_started)
+        .or(res.stitches.first())?;
+    let number = stitch.number;
+    // The system track's fused states, and the local tracks it held (with when).
+    let mut fused: Vec<(f64, [f64; 6])> = Vec::new();
+    let mut held: BTreeMap<u32, f64> = BTreeMap::new();
+    for e in &res.epochs {
+        if let Some(s) = e.system.iter().find(|s| s.number == number) {
+            fused.push((e.time, s.state));
+        }
+        for l in e.live.iter().filter(|l| l.system == number) {
+            held.entry(l.track).or_insert(e.time);
+        }
+    }
+    let reports: Vec<&Report> = held
+        .keys()
+        .filter_map(|&j| res.local.get(j as usize))
+        .flat_map(|lt| lt.reports.iter().filter_map(|&i| d.reports.get(i).copied()))
+        .collect();
+    let truth: Vec<&TruthSample> = {
+        let mut t: Vec<&TruthSample> = d
+            .truth
+            .iter()
+            .copied()
+            .filter(|t| stitch.truth_ended >= 0 && t.object == stitch.truth_ended as u32)
+            .collect();
+        t.sort_by(|a, b| a.time.total_cmp(&b.time));
+        t
+    };
+    // The two sides' estimates, predicted into the gap as the hand-over test does.
+    let at = |t: f64| {
+        fused
+            .iter()
+            .find(|(time, _)| *time >= t - 1e-9)
+            .or(fused.last())
+    };
+    let end = fused
+        .iter()
+        .rev()
+        .find(|(t, _)| *t <= stitch.end_time + 1e-9)?;
+    let start = at(stitch.start_time + cfg.stitch.settle)?;
+    let mid = 0.5 * (stitch.end_time + stitch.start_time);
+    let propagation = crate::propagate::Propagation {
+        q: cfg.stitch.q,
+        ..cfg.propagation
+    };
+    let predict = |from: &(f64, [f64; 6])| -> Vec<(f64, [f64; 6])> {
+        (0..=24)
+            .map(|k| {
+                let t = from.0 + (mid - from.0) * k as f64 / 24.0;
+                let cov = crate::linalg::identity6();
+                let (x, _) = crate::propagate::propagate(&from.1, &cov, t - from.0, &propagation);
+                (t, x)
+            })
+            .collect()
+    };
+    let forward = predict(end);
+    let backward = predict(start);
+
+    let (width, height) = (1200.0, 560.0);
+    let mut svg = String::new();
+    let network_of = |sensor: u32| {
+        d.sensors
+            .network_of
+            .get(sensor as usize)
+            .copied()
+            .unwrap_or(0)
+    };
+    let sides: Vec<String> = [false, true]
+        .iter()
+        .map(|&after| {
+            let mut names: Vec<&str> = reports
+                .iter()
+                .filter(|r| {
+                    if after {
+                        r.time >= stitch.start_time
+                    } else {
+                        r.time <= stitch.end_time
+                    }
+                })
+                .map(|r| d.sensors.networks[network_of(r.sensor)].as_str())
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            names.join(" + ")
+        })
+        .collect();
+    let _ = write!(
+        svg,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/><text x="{:.0}" y="24" text-anchor="middle" font-size="16">{}</text>"##,
+        width / 2.0,
+        esc(&format!(
+            "replay {}: system track {number} handed over from {} to {} across a {:.0} s gap (d² = {:.1})",
+            res.replay,
+            sides[0],
+            sides[1],
+            stitch.start_time - stitch.end_time,
+            stitch.d2
+        ))
+    );
+
+    // Left: altitude against time.
+    let alt = |s: &[f64]| geo::ecef_to_geodetic(&[s[0], s[1], s[2]]).2 / 1e3;
+    let mut pts: Vec<(f64, f64)> = truth.iter().map(|t| (t.time, alt(&t.state))).collect();
+    pts.extend(reports.iter().map(|r| (r.time, alt(&r.state))));
+    pts.extend(fused.iter().map(|(t, s)| (*t, alt(s))));
+    let bounds = |pts: &[(f64, f64)]| {
+        let (mut lo, mut hi) = ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN));
+        for &(x, y) in pts {
+            lo = (lo.0.min(x), lo.1.min(y));
+            hi = (hi.0.max(x), hi.1.max(y));
+        }
+        let pad = |a: f64, b: f64| 0.04 * (b - a).max(1e-3);
+        let (px, py) = (pad(lo.0, hi.0), pad(lo.1, hi.1));
+        ((lo.0 - px, lo.1 - py), (hi.0 + px, hi.1 + py))
+    };
+    let (lo, hi) = bounds(&pts);
+    let f = Frame {
+        x0: 80.0,
+        y0: 60.0,
+        w: 500.0,
+        h: 380.0,
+        lo,
+        hi,
+    };
+    let _ = write!(
+        svg,
+        r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="#eee"/><text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#666">no report</text><text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="14">Altitude against time</text>"##,
+        f.px(stitch.end_time),
+        f.y0,
+        f.px(stitch.start_time) - f.px(stitch.end_time),
+        f.h,
+        f.px(mid),
+        f.y0 + f.h - 8.0,
+        f.x0 + f.w / 2.0,
+        f.y0 - 8.0
+    );
+    let panel = |svg: &mut String, f: &Frame, xy: ToPlane| {
+        polyline(
+            svg,
+            f,
+            truth.iter().map(|t| xy(t.time, &t.state)),
+            "#999",
+            4.0,
+            0.6,
+        );
+        for r in &reports {
+            let (x, y) = xy(r.time, &r.state);
+            let _ = write!(
+                svg,
+                r##"<circle cx="{:.1}" cy="{:.1}" r="1.6" fill="{}" fill-opacity="0.6"/>"##,
+                f.px(x),
+                f.py(y),
+                PALETTE[network_of(r.sensor) % PALETTE.len()]
+            );
+        }
+        // The fused line, broken where the system track had no estimate.
+        let mut run: Vec<(f64, f64)> = Vec::new();
+        let mut last = f64::NEG_INFINITY;
+        for (t, s) in &fused {
+            if t - last > 2.0 * cfg.epoch_interval && !run.is_empty() {
+                polyline(svg, f, run.drain(..), "#000", 1.2, 0.9);
+            }
+            run.push(xy(*t, s));
+            last = *t;
+        }
+        polyline(svg, f, run.into_iter(), "#000", 1.2, 0.9);
+        for prediction in [&forward, &backward] {
+            let mut p = String::new();
+            for (t, s) in prediction {
+                let (x, y) = xy(*t, s);
+                let _ = write!(p, "{:.1},{:.1} ", f.px(x), f.py(y));
+            }
+            let _ = write!(
+                svg,
+                r##"<polyline points="{}" fill="none" stroke="#d62728" stroke-width="1.6" stroke-dasharray="6,4"/>"##,
+                p.trim_end()
+            );
+        }
+    };
+    panel(&mut svg, &f, &|t, s| (t, alt(s)));
+    axes(&mut svg, &f, "time (s)", "altitude (km)");
+
+    // Right: the ground track around the gap, equal scales.
+    let (t0, t1) = (
+        stitch.end_time - 40.0,
+        stitch.start_time + cfg.stitch.settle + 20.0,
+    );
+    let near = |t: f64| t >= t0 && t <= t1;
+    let mut ground: Vec<[f64; 3]> = truth
+        .iter()
+        .filter(|t| near(t.time))
+        .map(|t| pos(&t.state))
+        .collect();
+    ground.extend(
+        reports
+            .iter()
+            .filter(|r| near(r.time))
+            .map(|r| pos(&r.state)),
+    );
+    ground.extend(fused.iter().filter(|(t, _)| near(*t)).map(|(_, s)| pos(s)));
+    let proj = Projection::about(&ground);
+    let km: Vec<(f64, f64)> = ground.iter().map(|p| proj.km(p)).collect();
+    let (lo, hi) = bounds(&km);
+    let g = Frame::equal_scales((680.0, 60.0, 480.0, 380.0), lo, hi, 1.0);
+    let _ = write!(
+        svg,
+        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="14">Ground track from {:.0} to {:.0} s</text><clipPath id="ground"><rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}"/></clipPath><g clip-path="url(#ground)">"##,
+        g.x0 + g.w / 2.0,
+        g.y0 - 8.0,
+        t0,
+        t1,
+        g.x0,
+        g.y0,
+        g.w,
+        g.h
+    );
+    panel(&mut svg, &g, &|_, s| proj.km(s));
+    svg.push_str("</g>");
+    axes(&mut svg, &g, "east (km)", "north (km)");
+
+    // Legend, in a row under both panels.
+    let mut legend: Vec<(&str, Mark, String)> = vec![
+        ("#999", Mark::Line(4.0), "truth".into()),
+        (
+            "#000",
+            Mark::Line(2.0),
+            format!("system track {number} (fused)"),
+        ),
+        ("#d62728", Mark::Dash, "hand-over predictions".into()),
+    ];
+    let mut nets: Vec<usize> = reports.iter().map(|r| network_of(r.sensor)).collect();
+    nets.sort_unstable();
+    nets.dedup();
+    for k in nets {
+        legend.push((
+            PALETTE[k % PALETTE.len()],
+            Mark::Dot,
+            format!("{} local tracks", d.sensors.networks[k]),
+        ));
+    }
+    legend_row(&mut svg, 80.0, height - 40.0, &legend);
+    svg.push_str("</svg>\n");
+    Some(svg)
 }
 
 #[cfg(test)]

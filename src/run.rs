@@ -1,5 +1,6 @@
 //! Whole runs as the command line makes them: read files, correlate, score, summarise.
 
+use crate::associate::Assignment;
 use crate::correlate::ReplayResult;
 use crate::correlate::{self, Config, Correlation};
 use crate::error::Result;
@@ -234,11 +235,35 @@ impl Run {
         })
     }
 
-    /// Writes the picture into `dir` as `plot.png` and `plot.svg`.
+    /// Writes the picture into `dir` as `plot.png` and `plot.svg`, and where the first
+    /// replay has a hand-over, its picture as `handover.png` and `handover.svg`.
     pub fn write_picture(&self, dir: &crate::io::csv::OutputDir) -> Result<()> {
         let svg = self.picture();
         dir.write("plot.png", &crate::plot::png(&svg)?)?;
-        dir.write("plot.svg", svg.as_bytes())
+        dir.write("plot.svg", svg.as_bytes())?;
+        if let Some(svg) = self.handover_picture() {
+            dir.write("handover.png", &crate::plot::png(&svg)?)?;
+            dir.write("handover.svg", svg.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// The picture of the first replay's first hand-over, if it has one (see
+    /// [`crate::plot::handover_svg`]).
+    pub fn handover_picture(&self) -> Option<String> {
+        let f = self.first.as_ref()?;
+        crate::plot::handover_svg(
+            &crate::plot::PlotData {
+                title: String::new(),
+                sensors: &self.sensors,
+                reports: f.reports.iter().collect(),
+                truth: f.truth.iter().collect(),
+                result: Some(&f.result),
+                objects: Vec::new(),
+                gospa: &[],
+            },
+            &self.summary.parameters,
+        )
     }
 
     /// The manifest of this run: its inputs hashed, its options, its replays and scores
@@ -331,7 +356,13 @@ pub fn correlate_files(
         .sensors
         .as_deref()
         .map(io::read_sensors)
-        .transpose()?;
+        .transpose()?
+        .map(|s| match cfg.assignment {
+            // The S-D assignment does not depend on the sensors' order; numbering them by
+            // name makes the rest (system track numbers, ties) not depend on it either.
+            Assignment::Sd => s.by_name(),
+            Assignment::Sequential => s,
+        });
     let mut track_s = 0.0;
     // The GPU error after which `--detections` were tracked on the CPU.
     let mut tracked_on_cpu: Option<String> = None;

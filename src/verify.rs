@@ -1,7 +1,7 @@
 //! `trackcorr verify`: the GPU backend against the CPU backend on the same input, stage by
 //! stage, with the tolerances the GPU path promises.
 
-use crate::associate::{self, EpochParams, EpochTrack, StageTrace};
+use crate::associate::{self, EpochTrack, StageTrace};
 use crate::correlate::{self, Config, Correlation, epoch_plan, split_replays};
 use crate::error::Result;
 use crate::gate::Gate;
@@ -142,6 +142,14 @@ pub fn verify(
     cfg: &Config,
     gpu: &GpuBackend,
 ) -> Result<(Report, Correlation, Correlation)> {
+    if cfg.assignment != crate::associate::Assignment::Sequential {
+        return Err(crate::Error::Config(
+            "verify compares the GPU's association kernels, which run the sequential \
+             assignment; the S-D assignment runs on the host on either backend (leave out \
+             --assignment sd)"
+                .into(),
+        ));
+    }
     let mut traces: Vec<ChunkTrace> = Vec::new();
     let gpu_corr = gpu.correlate(set, cfg, |_, _| {}, Some(&mut traces))?;
     let cpu = correlate::correlate(set, cfg)?;
@@ -149,12 +157,7 @@ pub fn verify(
 
     // Propagation and per-epoch association, against the CPU twins on the same jobs.
     let gate = Gate::new(cfg.gate_probability)?;
-    let params = EpochParams {
-        gate,
-        rho: cfg.rho,
-        fusion: cfg.fusion,
-        solver: cfg.solver,
-    };
+    let params = cfg.epoch_params(gate);
     let propagated: Vec<_> = traces.iter().flat_map(|t| t.propagated.iter()).collect();
     let clusters: Vec<u32> = traces
         .iter()
@@ -182,14 +185,7 @@ pub fn verify(
                             .max((state[k + 3] - g.0[k + 3]).abs());
                     }
                 }
-                tracks.push(EpochTrack {
-                    state,
-                    cov,
-                    track: j as u32,
-                    sensor: rep.sensor,
-                    dim: rep.gate_dim(),
-                    truth: rep.truth,
-                });
+                tracks.push(EpochTrack::from_report(j, rep, state, cov));
             }
             let mut stages = Vec::new();
             let cpu_clusters =

@@ -2,8 +2,7 @@
 //! adapter these tests skip with a message, unless `TRACKCORR_REQUIRE_GPU=1`.
 
 use trackcorr::correlate::{Config, Correlation};
-use trackcorr::gpu::correlate::GpuBackend;
-use trackcorr::gpu::{GpuOptions, gpu_required};
+use trackcorr::gpu::GpuOptions;
 use trackcorr::io::ReportSet;
 use trackcorr::scenario::{self, ScenarioOptions};
 use trackcorr::track::{self, TrackerParams};
@@ -11,19 +10,10 @@ use trackcorr::verify;
 
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/gpu.rs"]
+mod gpu;
 
-fn backend(opts: &GpuOptions) -> Option<GpuBackend> {
-    match GpuBackend::new(opts) {
-        Ok(b) => Some(b),
-        Err(e) if !gpu_required() => {
-            eprintln!(
-                "SKIPPED: GPU test needs an adapter ({e}); set TRACKCORR_REQUIRE_GPU=1 to fail instead"
-            );
-            None
-        }
-        Err(e) => panic!("TRACKCORR_REQUIRE_GPU=1 but no usable GPU: {e}"),
-    }
-}
+use gpu::backend;
 
 /// Every live track's system track, by (replay, time, local track).
 fn decisions(c: &Correlation) -> Vec<(u32, u64, u32, u32)> {

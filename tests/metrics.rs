@@ -68,6 +68,7 @@ fn correlation(epochs: Vec<Epoch>) -> Correlation {
             epochs,
             swap_trades: 0,
             stitches: Vec::new(),
+            sd: Default::default(),
         }],
         times: StageTimes::default(),
         cpu_reruns: Vec::new(),
@@ -178,6 +179,22 @@ fn rmse_counts_majority_labelled_system_tracks() {
         m.position_rmse_m
     );
     assert!(m.velocity_rmse_mps.abs() < 1e-9);
+    // Every system track has one source here: none is fused.
+    assert_eq!((m.fused_states, m.fused_position_rmse_m), (0, 0.0));
+    // With two sources each, the fused RMSE is the whole RMSE.
+    let mut epochs = four_epochs();
+    for st in epochs.iter_mut().flat_map(|e| e.system.iter_mut()) {
+        st.sources = 2;
+    }
+    let m = metrics::score(
+        &correlation(epochs),
+        &sensors(),
+        &truth(),
+        &GospaParams::default(),
+    )
+    .unwrap();
+    assert_eq!(m.fused_states, 9);
+    assert!((m.fused_position_rmse_m - want).abs() < 1e-6);
 }
 
 #[test]
@@ -246,6 +263,7 @@ fn launch_and_impact_errors_of_a_ballistic_flight() {
             epochs,
             swap_trades: 0,
             stitches: Vec::new(),
+            sd: Default::default(),
         }],
         times: StageTimes::default(),
         cpu_reruns: Vec::new(),

@@ -92,3 +92,60 @@ fn correlate_plot_draws_the_first_replay() {
     // panel's frame.
     assert_eq!(svg.matches(r#"<rect x="830.0""#).count(), 12 + 1);
 }
+
+/// A hand-over scenario's first replay gets `handover.png` and `handover.svg` (the stitched
+/// system track, the gap, the two predictions, each network's reports); a replay without a
+/// hand-over gets none.
+#[test]
+fn correlate_plot_draws_a_hand_over() {
+    let scratch = Scratch::new("plot-handover");
+    let dir = scratch.0.clone();
+    for (scenario, out) in [("handover", "h"), ("salvo", "s")] {
+        ok(
+            &dir,
+            &[
+                "generate",
+                "--scenario",
+                scenario,
+                "--seed",
+                "1",
+                "--out",
+                &format!("in-{out}"),
+            ],
+            &[],
+        );
+        ok(
+            &dir,
+            &[
+                "correlate",
+                "--reports",
+                &format!("in-{out}/reports.csv"),
+                "--sensors",
+                &format!("in-{out}/sensors.csv"),
+                "--truth",
+                &format!("in-{out}/truth.csv"),
+                "--backend",
+                "cpu",
+                "--plot",
+                "--out",
+                out,
+            ],
+            &[],
+        );
+    }
+    assert!(!dir.join("s/handover.png").exists());
+    let png = read(&dir.join("h"), "handover.png");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let svg = String::from_utf8(read(&dir.join("h"), "handover.svg")).unwrap();
+    assert!(
+        svg.contains("handed over from launch to"),
+        "{}",
+        &svg[..400]
+    );
+    assert!(svg.contains(">no report<"));
+    // Two dashed predictions per panel.
+    assert_eq!(svg.matches("stroke-dasharray=\"6,4\"/>").count(), 4 + 1);
+    for network in ["launch", "mid", "impact"] {
+        assert!(svg.contains(&format!("{network} local tracks")));
+    }
+}

@@ -77,7 +77,7 @@ pub struct SdProblem {
 }
 
 /// Options of [`solve_sd`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct SdParams {
     /// Most subgradient iterations of the relaxation at each cluster's root.
     pub max_iterations: usize,

@@ -11,7 +11,7 @@ use super::associate::{AssociationKernels, FuseParams, GateParams, GpuGroup, Sta
 use super::propagate::{PropagateJob, PropagateParams, Propagator};
 use super::stitch::Stitcher;
 use super::{GpuContext, GpuOptions, GpuTrack, cast_vec};
-use crate::associate::{EpochTrack, Hysteresis, SystemGroup};
+use crate::associate::{self, Assignment, EpochTrack, Hysteresis, SdCounts, SystemGroup};
 use crate::correlate::{
     Config, Correlation, CpuRerun, Epoch, EpochPlan, LiveTrack, ReplayInput, ReplayResult,
     StageTimes, SystemTrack, epoch_plan, split_replays,
@@ -392,7 +392,11 @@ impl GpuBackend {
         let fp = FuseParams::new(0, cfg.fusion, cfg.rho);
         let mut keep_alive = Vec::new();
         let mut outcome_buffers: Vec<(wgpu::Buffer, usize)> = Vec::new();
-        for problems in &stages {
+        // The S-D assignment is a branch and bound, no GPU work: it runs on the host on the
+        // tracks the GPU propagated, in place of the stage kernels.
+        let sd = cfg.assignment == Assignment::Sd;
+        let kernel_stages: &[Vec<StageProblem>] = if sd { &[] } else { &stages };
+        for problems in kernel_stages {
             let b_problems = ctx.storage("stage problems", bytemuck::cast_slice(problems))?;
             // Gate and assign the problems that have clusters to meet.
             let with_cols: Vec<StageProblem> =
@@ -505,7 +509,9 @@ impl GpuBackend {
         }
         // The propagated tracks only when tracing (verify): they are the largest buffer.
         let mut read: Vec<&wgpu::Buffer> = vec![&b_cluster_of];
-        if trace.is_some() {
+        if sd {
+            read.push(&b_tracks);
+        } else if trace.is_some() {
             read.push(&b_tracks);
             read.push(&b_assign);
             read.push(&b_costs);
@@ -522,7 +528,39 @@ impl GpuBackend {
         }
         let mut cluster_of: Vec<u32> = cast_vec(&bytes[0]);
         cluster_of.truncate(n_jobs);
-        if let Some(trace) = trace {
+        let mut sd_counts = vec![SdCounts::default(); inputs.len()];
+        if sd {
+            let tracks: Vec<GpuTrack> = cast_vec(&bytes[1]);
+            let params = cfg.epoch_params(*gate);
+            let lives = plans
+                .iter()
+                .flat_map(|plan| plan.iter().map(|(_, live)| live));
+            let solved = epochs
+                .iter()
+                .zip(lives)
+                .collect::<Vec<_>>()
+                .par_iter()
+                .map(|(slot, live)| {
+                    let input = &inputs[slot.replay];
+                    let epoch: Vec<EpochTrack> = live
+                        .iter()
+                        .zip(&tracks[slot.start..slot.start + slot.len])
+                        .map(|(&(j, r), g)| {
+                            let rep = &input.reports[r];
+                            let (state, cov) = g.to_f64(&origin);
+                            EpochTrack::from_report(j, rep, state, cov)
+                        })
+                        .collect();
+                    associate::associate_epoch_counted(&epoch, &params)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            for (slot, (clusters, stats)) in epochs.iter().zip(solved) {
+                cluster_of[slot.start..slot.start + slot.len].copy_from_slice(&clusters);
+                if let Some(s) = stats {
+                    sd_counts[slot.replay].record(&s);
+                }
+            }
+        } else if let Some(trace) = trace {
             let tracks: Vec<GpuTrack> = cast_vec(&bytes[1]);
             trace.push(ChunkTrace {
                 propagated: tracks
@@ -561,14 +599,7 @@ impl GpuBackend {
                             .iter()
                             .map(|&(j, r)| {
                                 let rep = &input.reports[r];
-                                EpochTrack {
-                                    state: [0.0; 6],
-                                    cov: [[0.0; 6]; 6],
-                                    track: j as u32,
-                                    sensor: rep.sensor,
-                                    dim: rep.gate_dim(),
-                                    truth: rep.truth,
-                                }
+                                EpochTrack::from_report(j, rep, [0.0; 6], [[0.0; 6]; 6])
                             })
                             .collect();
                         let estimate = |k: usize| {
@@ -659,12 +690,14 @@ impl GpuBackend {
             .iter()
             .zip(&swap_trades)
             .zip(stitches)
-            .map(|((i, &swap_trades), stitches)| ReplayResult {
+            .zip(sd_counts)
+            .map(|(((i, &swap_trades), stitches), sd)| ReplayResult {
                 replay: i.replay,
                 local: i.local.clone(),
                 epochs: Vec::new(),
                 swap_trades,
                 stitches,
+                sd,
             })
             .collect();
         let mut g = 0;

@@ -551,6 +551,8 @@ const KNOWN_OUTPUTS: &[&str] = &[
     "manifest.json",
     "plot.svg",
     "plot.png",
+    "handover.svg",
+    "handover.png",
 ];
 
 impl OutputDir {
