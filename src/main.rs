@@ -831,9 +831,12 @@ fn correlate(a: CorrelateArgs) -> anyhow::Result<()> {
         )?;
     }
     let tables = trackcorr::output::correlate_tables(a.format);
-    result
-        .manifest(&inputs, &gospa)?
-        .write(&dir, &tables.each_ref().map(String::as_str))?;
+    let mut outputs: Vec<&str> = tables.iter().map(String::as_str).collect();
+    if cfg.register.enabled {
+        // Listed, so that `merge` gathers the shards' estimates too.
+        outputs.push("registration.csv");
+    }
+    result.manifest(&inputs, &gospa)?.write(&dir, &outputs)?;
     if a.plot {
         result.write_picture(&dir)?;
     }

@@ -464,19 +464,22 @@ pub struct RegistrationRow {
     pub error: Option<BiasError>,
 }
 
+/// The header of `registration.csv`.
+pub const REGISTRATION_HEADER: &str = "replay,sensor,range_m,azimuth_rad,elevation_rad,sd_range_m,sd_azimuth_rad,sd_elevation_rad,pairs,true_range_m,true_azimuth_rad,true_elevation_rad,bias_m,error_m";
+
 /// `registration.csv`: `replay,sensor,range_m,azimuth_rad,elevation_rad,sd_range_m,
 /// sd_azimuth_rad,sd_elevation_rad,pairs`, and with the true biases
 /// `true_range_m,true_azimuth_rad,true_elevation_rad,bias_m,error_m` (empty without).
+/// Numbers are written in full (shortest round-trip), so that `merge` recomputes the
+/// summary of sharded runs exactly from the merged file.
 pub fn registration_csv(rows: &[RegistrationRow], sensors: &SensorTable) -> String {
     use std::fmt::Write;
-    let mut out = String::from(
-        "replay,sensor,range_m,azimuth_rad,elevation_rad,sd_range_m,sd_azimuth_rad,sd_elevation_rad,pairs,true_range_m,true_azimuth_rad,true_elevation_rad,bias_m,error_m\n",
-    );
+    let mut out = format!("{REGISTRATION_HEADER}\n");
     for r in rows {
         let e = &r.estimate;
         let _ = write!(
             out,
-            "{},{},{:.3},{:.9},{:.9},{:.3},{:.9},{:.9},{}",
+            "{},{},{},{},{},{},{},{},{}",
             e.replay,
             sensors.sensors[e.sensor as usize].name,
             e.bias[0],
@@ -491,7 +494,7 @@ pub fn registration_csv(rows: &[RegistrationRow], sensors: &SensorTable) -> Stri
             Some(t) => {
                 let _ = writeln!(
                     out,
-                    ",{:.3},{:.9},{:.9},{:.3},{:.3}",
+                    ",{},{},{},{},{}",
                     t.truth[0], t.truth[1], t.truth[2], t.bias_m, t.error_m
                 );
             }
@@ -499,6 +502,63 @@ pub fn registration_csv(rows: &[RegistrationRow], sensors: &SensorTable) -> Stri
         }
     }
     out
+}
+
+/// One row of `registration.csv` as [`summarise_named`] needs it: the sensor's name, the
+/// estimated bias and, with the truth, the sizes of the bias and of the estimate's error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedEstimate {
+    pub sensor: String,
+    pub bias: [f64; 3],
+    pub error: Option<(f64, f64)>,
+}
+
+/// Reads the rows of a `registration.csv` (for `merge`).
+pub fn read_registration_csv(path: &std::path::Path) -> Result<Vec<NamedEstimate>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut lines = text.lines().enumerate();
+    match lines.next() {
+        Some((_, h)) if h == REGISTRATION_HEADER => {}
+        _ => {
+            return Err(Error::input(
+                path,
+                1,
+                1,
+                format!("expected the header {REGISTRATION_HEADER}"),
+            ));
+        }
+    }
+    lines
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(k, l)| {
+            let f: Vec<&str> = l.split(',').collect();
+            let num = |i: usize| -> Result<f64> {
+                f.get(i)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(|| {
+                        Error::input(path, k + 1, i + 1, "expected a finite number".to_string())
+                    })
+            };
+            if f.len() != 14 {
+                return Err(Error::input(
+                    path,
+                    k + 1,
+                    1,
+                    "expected 14 fields".to_string(),
+                ));
+            }
+            Ok(NamedEstimate {
+                sensor: f[1].to_string(),
+                bias: [num(2)?, num(3)?, num(4)?],
+                error: if f[12].is_empty() {
+                    None
+                } else {
+                    Some((num(12)?, num(13)?))
+                },
+            })
+        })
+        .collect()
 }
 
 /// Per sensor, over replays: what `summary.json` says of the registration.
@@ -524,21 +584,34 @@ pub fn summarise(
     rows: &[RegistrationRow],
     sensors: &SensorTable,
 ) -> BTreeMap<String, SensorSummary> {
+    let named: Vec<NamedEstimate> = rows
+        .iter()
+        .map(|r| NamedEstimate {
+            sensor: sensors.sensors[r.estimate.sensor as usize].name.clone(),
+            bias: r.estimate.bias,
+            error: r.error.map(|e| (e.bias_m, e.error_m)),
+        })
+        .collect();
+    summarise_named(&named)
+}
+
+/// [`summarise`] of rows by sensor name (also what `merge` recomputes from the merged
+/// `registration.csv`, in the same order, so the same bits).
+pub fn summarise_named(rows: &[NamedEstimate]) -> BTreeMap<String, SensorSummary> {
     let mut out: BTreeMap<String, SensorSummary> = BTreeMap::new();
     let mut truth_n: BTreeMap<String, (f64, f64, u64, u64)> = BTreeMap::new();
     for r in rows {
-        let name = sensors.sensors[r.estimate.sensor as usize].name.clone();
-        let s = out.entry(name.clone()).or_default();
+        let s = out.entry(r.sensor.clone()).or_default();
         s.replays += 1;
-        s.mean_range_m += r.estimate.bias[0];
-        s.mean_azimuth_deg += r.estimate.bias[1].to_degrees();
-        s.mean_elevation_deg += r.estimate.bias[2].to_degrees();
-        if let Some(e) = &r.error {
-            let t = truth_n.entry(name).or_default();
-            t.0 += e.bias_m;
-            t.1 += e.error_m;
+        s.mean_range_m += r.bias[0];
+        s.mean_azimuth_deg += r.bias[1].to_degrees();
+        s.mean_elevation_deg += r.bias[2].to_degrees();
+        if let Some((bias_m, error_m)) = r.error {
+            let t = truth_n.entry(r.sensor.clone()).or_default();
+            t.0 += bias_m;
+            t.1 += error_m;
             t.2 += 1;
-            t.3 += u64::from(e.error_m <= e.bias_m / 3.0);
+            t.3 += u64::from(error_m <= bias_m / 3.0);
         }
     }
     for (name, s) in out.iter_mut() {

@@ -270,7 +270,18 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
     }
     let summary_paths: Vec<PathBuf> = dirs.iter().map(|d| d.join("summary.json")).collect();
     if summary_paths.iter().all(|p| p.exists()) {
-        let summary = merge_summaries(&summary_paths, &scores)?;
+        let mut summary = merge_summaries(&summary_paths, &scores)?;
+        // The registration summary, from the merged estimates (the same rows, in the same
+        // order, as a single run sums).
+        if names.iter().any(|n| n == "registration.csv") {
+            let rows = crate::register::read_registration_csv(&dir.file("registration.csv"))?;
+            let mut v: serde_json::Value = serde_json::from_str(&summary)
+                .map_err(|e| Error::Config(format!("merged summary: {e}")))?;
+            v["registration"] = serde_json::to_value(crate::register::summarise_named(&rows))
+                .map_err(|e| Error::Config(format!("merged summary: {e}")))?;
+            summary = serde_json::to_string_pretty(&v)
+                .map_err(|e| Error::Config(format!("merged summary: {e}")))?;
+        }
         dir.write("summary.json", format!("{summary}\n").as_bytes())?;
     }
     let merged = Manifest {

@@ -234,3 +234,64 @@ fn exit_codes_tell_bad_data_from_a_missing_gpu() {
     }
     assert!(!dir.join("o").exists());
 }
+
+/// `correlate --register` in shards: `merge` gathers `registration.csv` and recomputes the
+/// summary's registration from it, to the same bytes and values as one run.
+#[test]
+fn sharded_registration_merges_into_the_single_run() {
+    let scratch = Scratch::new("shard-register");
+    let dir = scratch.0.clone();
+    ok(
+        &dir,
+        &[
+            "generate",
+            "--seed",
+            "3",
+            "--replays",
+            "4",
+            "--objects",
+            "4",
+            "--biases",
+            "--out",
+            "g",
+        ],
+        &[],
+    );
+    let correlate = |out: &str, shard: Option<&str>| {
+        let mut args = vec![
+            "correlate",
+            "--reports",
+            "g/reports.csv",
+            "--sensors",
+            "g/sensors.csv",
+            "--truth",
+            "g/truth.csv",
+            "--truth-biases",
+            "g/truth_biases.csv",
+            "--register",
+            "--backend",
+            "cpu",
+            "--out",
+            out,
+        ];
+        if let Some(s) = shard {
+            args.extend(["--shard", s]);
+        }
+        ok(&dir, &args, &[]);
+    };
+    correlate("c", None);
+    correlate("c0", Some("0/2"));
+    correlate("c1", Some("1/2"));
+    ok(&dir, &["merge", "c1", "c0", "--out", "cm"], &[]);
+    for file in ["registration.csv", "associations.csv", "manifest.json"] {
+        assert!(
+            read(&dir.join("c"), file) == read(&dir.join("cm"), file),
+            "merged {file} differs from the single run's"
+        );
+    }
+    let whole = summary(&dir.join("c"));
+    assert_eq!(whole, summary(&dir.join("cm")));
+    // Each shard's own summary covers only its replays.
+    assert_eq!(whole["registration"]["L1"]["replays"], 4);
+    assert_eq!(summary(&dir.join("c0"))["registration"]["L1"]["replays"], 2);
+}
