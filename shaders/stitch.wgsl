@@ -12,6 +12,12 @@ struct Params {
     // 0: constant velocity, 1: ballistic.
     model: u32,
     count: u32,
+    // 2, from the host, so that the compiler cannot unroll the loop over the two sides into
+    // two inlined copies of the RK4 prediction: llvmpipe compiles the kernel for half as long.
+    sides: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 // Keep in sync with `GpuCandidate`.
@@ -41,17 +47,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let c = candidates[idx];
     let o = params.origin.xyz;
-    let a = propagate_track(o, ends[idx].state, ends[idx].cov, c.dt_end, params.q,
-                            params.max_step, params.model);
-    let b = propagate_track(o, starts[idx].state, starts[idx].cov, c.dt_start, params.q,
-                            params.max_step, params.model);
+    // Side 0: the ended track, forward; side 1: the started one, backward. d = a − b and
+    // S = Pa + Pb are summed as the sides come.
     var s: array<f32, 36>;
-    for (var i = 0u; i < 36u; i++) {
-        s[i] = a.cov[i] + b.cov[i];
-    }
     var d: array<f32, 6>;
-    for (var i = 0u; i < 6u; i++) {
-        d[i] = a.state[i] - b.state[i];
+    for (var side = 0u; side < params.sides; side++) {
+        var t = ends[idx];
+        var dt = c.dt_end;
+        var sign = 1.0;
+        if (side == 1u) {
+            t = starts[idx];
+            dt = c.dt_start;
+            sign = -1.0;
+        }
+        let p = propagate_track(o, t.state, t.cov, dt, params.q, params.max_step, params.model);
+        for (var i = 0u; i < 36u; i++) {
+            s[i] += p.cov[i];
+        }
+        for (var i = 0u; i < 6u; i++) {
+            d[i] += sign * p.state[i];
+        }
     }
     let f = cholesky_scaled(s, c.dim);
     if (!f.ok) {

@@ -15,6 +15,9 @@ pub struct StitchParams {
     pub max_step: f32,
     pub model: u32,
     pub count: u32,
+    /// 2: the loop over the two sides takes its length from here (see the shader).
+    pub sides: u32,
+    pub _pad: [u32; 3],
 }
 
 /// Keep in sync with `struct Candidate` in shaders/stitch.wgsl.
@@ -95,6 +98,8 @@ impl Stitcher {
                     MotionModel::Ballistic => 1,
                 },
                 count: batch.len() as u32,
+                sides: 2,
+                _pad: [0; 3],
             };
             let p = ctx.uniform("stitch params", bytemuck::bytes_of(&params))?;
             let e = ctx.storage("stitch ends", bytemuck::cast_slice(&ends))?;
