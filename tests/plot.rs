@@ -5,7 +5,7 @@
 #[path = "common/cli.rs"]
 mod cli;
 
-use cli::{Scratch, ok, read};
+use cli::{Scratch, correlate, ok, read};
 
 #[test]
 fn correlate_plot_draws_the_first_replay() {
@@ -26,26 +26,7 @@ fn correlate_plot_draws_the_first_replay() {
         ],
         &[],
     );
-    let correlate = |out: &str| {
-        ok(
-            &dir,
-            &[
-                "correlate",
-                "--reports",
-                "g/reports.csv",
-                "--sensors",
-                "g/sensors.csv",
-                "--truth",
-                "g/truth.csv",
-                "--backend",
-                "cpu",
-                "--plot",
-                "--out",
-                out,
-            ],
-            &[],
-        );
-    };
+    let correlate = |out: &str| correlate(&dir, "g", out, &["--plot"]);
     correlate("a");
     correlate("b");
     let png = read(&dir.join("a"), "plot.png");
@@ -114,24 +95,7 @@ fn correlate_plot_draws_a_hand_over() {
             ],
             &[],
         );
-        ok(
-            &dir,
-            &[
-                "correlate",
-                "--reports",
-                &format!("in-{out}/reports.csv"),
-                "--sensors",
-                &format!("in-{out}/sensors.csv"),
-                "--truth",
-                &format!("in-{out}/truth.csv"),
-                "--backend",
-                "cpu",
-                "--plot",
-                "--out",
-                out,
-            ],
-            &[],
-        );
+        correlate(&dir, &format!("in-{out}"), out, &["--plot"]);
     }
     assert!(!dir.join("s/handover.png").exists());
     let png = read(&dir.join("h"), "handover.png");

@@ -257,27 +257,13 @@ fn sharded_registration_merges_into_the_single_run() {
         ],
         &[],
     );
+    let register = ["--truth-biases", "g/truth_biases.csv", "--register"];
     let correlate = |out: &str, shard: Option<&str>| {
-        let mut args = vec![
-            "correlate",
-            "--reports",
-            "g/reports.csv",
-            "--sensors",
-            "g/sensors.csv",
-            "--truth",
-            "g/truth.csv",
-            "--truth-biases",
-            "g/truth_biases.csv",
-            "--register",
-            "--backend",
-            "cpu",
-            "--out",
-            out,
-        ];
+        let mut extra = register.to_vec();
         if let Some(s) = shard {
-            args.extend(["--shard", s]);
+            extra.extend(["--shard", s]);
         }
-        ok(&dir, &args, &[]);
+        cli::correlate(&dir, "g", out, &extra);
     };
     correlate("c", None);
     correlate("c0", Some("0/2"));

@@ -58,3 +58,24 @@ pub fn summary(dir: &Path) -> serde_json::Value {
     }
     v
 }
+
+/// `trackcorr correlate` on the folder `input` that `generate` wrote (its reports, sensors
+/// and truth), on the CPU, into `out`, with `extra` options; it must succeed.
+pub fn correlate(dir: &Path, input: &str, out: &str, extra: &[&str]) {
+    let files = ["reports", "sensors", "truth"].map(|f| format!("{input}/{f}.csv"));
+    let mut args = vec![
+        "correlate",
+        "--reports",
+        &files[0],
+        "--sensors",
+        &files[1],
+        "--truth",
+        &files[2],
+        "--backend",
+        "cpu",
+        "--out",
+        out,
+    ];
+    args.extend(extra);
+    ok(dir, &args, &[]);
+}
