@@ -100,10 +100,7 @@ pub struct StageTrace {
 
 /// Clusters the tracks of one epoch (sorted by sensor); returns a cluster index per track.
 pub fn associate_epoch(tracks: &[EpochTrack], params: &EpochParams) -> Result<Vec<u32>> {
-    match params.assignment {
-        Assignment::Sequential => associate_epoch_traced(tracks, params, None),
-        Assignment::Sd => associate_epoch_sd(tracks, params).map(|(c, _)| c),
-    }
+    associate_epoch_counted(tracks, params).map(|(c, _)| c)
 }
 
 /// What the S-D solve of one epoch came to.

@@ -253,11 +253,7 @@ fn map(svg: &mut String, d: &PlotData) {
     }
     let proj = Projection::about(&points);
     let km: Vec<(f64, f64)> = points.iter().map(|p| proj.km(p)).collect();
-    let (mut lo, mut hi) = ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN));
-    for &(x, y) in &km {
-        lo = (lo.0.min(x), lo.1.min(y));
-        hi = (hi.0.max(x), hi.1.max(y));
-    }
+    let (lo, hi) = extent(&km);
     let f = Frame::equal_scales((80.0, 50.0, 600.0, 420.0), lo, hi, 1.08);
     let _ = write!(
         svg,
@@ -395,6 +391,16 @@ fn legend_row(svg: &mut String, mut x: f64, y: f64, items: &[(&str, Mark, String
         // About 7 px per character at 12 px.
         x += 46.0 + 7.0 * label.chars().count() as f64;
     }
+}
+
+/// The smallest and largest x and y of `points`.
+fn extent(points: &[(f64, f64)]) -> ((f64, f64), (f64, f64)) {
+    let (mut lo, mut hi) = ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN));
+    for &(x, y) in points {
+        lo = (lo.0.min(x), lo.1.min(y));
+        hi = (hi.0.max(x), hi.1.max(y));
+    }
+    (lo, hi)
 }
 
 fn pos(s: &[f64; 6]) -> [f64; 3] {
@@ -658,11 +664,7 @@ pub fn handover_svg(d: &PlotData, cfg: &crate::correlate::Config) -> Option<Stri
     pts.extend(reports.iter().map(|r| (r.time, alt(&r.state))));
     pts.extend(fused.iter().map(|(t, s)| (*t, alt(s))));
     let bounds = |pts: &[(f64, f64)]| {
-        let (mut lo, mut hi) = ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN));
-        for &(x, y) in pts {
-            lo = (lo.0.min(x), lo.1.min(y));
-            hi = (hi.0.max(x), hi.1.max(y));
-        }
+        let (lo, hi) = extent(pts);
         let pad = |a: f64, b: f64| 0.04 * (b - a).max(1e-3);
         let (px, py) = (pad(lo.0, hi.0), pad(lo.1, hi.1));
         ((lo.0 - px, lo.1 - py), (hi.0 + px, hi.1 + py))

@@ -464,9 +464,6 @@ pub struct RegistrationRow {
     pub error: Option<BiasError>,
 }
 
-/// The header of `registration.csv`.
-pub const REGISTRATION_HEADER: &str = "replay,sensor,range_m,azimuth_rad,elevation_rad,sd_range_m,sd_azimuth_rad,sd_elevation_rad,pairs,true_range_m,true_azimuth_rad,true_elevation_rad,bias_m,error_m";
-
 /// `registration.csv`: `replay,sensor,range_m,azimuth_rad,elevation_rad,sd_range_m,
 /// sd_azimuth_rad,sd_elevation_rad,pairs`, and with the true biases
 /// `true_range_m,true_azimuth_rad,true_elevation_rad,bias_m,error_m` (empty without).
@@ -474,7 +471,9 @@ pub const REGISTRATION_HEADER: &str = "replay,sensor,range_m,azimuth_rad,elevati
 /// summary of sharded runs exactly from the merged file.
 pub fn registration_csv(rows: &[RegistrationRow], sensors: &SensorTable) -> String {
     use std::fmt::Write;
-    let mut out = format!("{REGISTRATION_HEADER}\n");
+    let mut out = String::from(
+        "replay,sensor,range_m,azimuth_rad,elevation_rad,sd_range_m,sd_azimuth_rad,sd_elevation_rad,pairs,true_range_m,true_azimuth_rad,true_elevation_rad,bias_m,error_m\n",
+    );
     for r in rows {
         let e = &r.estimate;
         let _ = write!(
@@ -508,57 +507,45 @@ pub fn registration_csv(rows: &[RegistrationRow], sensors: &SensorTable) -> Stri
 /// estimated bias and, with the truth, the sizes of the bias and of the estimate's error.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NamedEstimate {
+    pub replay: u32,
     pub sensor: String,
     pub bias: [f64; 3],
     pub error: Option<(f64, f64)>,
 }
 
-/// Reads the rows of a `registration.csv` (for `merge`).
+/// Reads the rows of a `registration.csv` (for `merge`), through the project's CSV reader:
+/// errors name the file, line and column.
 pub fn read_registration_csv(path: &std::path::Path) -> Result<Vec<NamedEstimate>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut lines = text.lines().enumerate();
-    match lines.next() {
-        Some((_, h)) if h == REGISTRATION_HEADER => {}
-        _ => {
-            return Err(Error::input(
-                path,
-                1,
-                1,
-                format!("expected the header {REGISTRATION_HEADER}"),
-            ));
-        }
+    let mut table = crate::io::csv::Table::read(path)?;
+    let c_replay = table.column("replay")?;
+    let c_sensor = table.column("sensor")?;
+    let names = ["range_m", "azimuth_rad", "elevation_rad"];
+    let mut c_bias = [0usize; 3];
+    for (c, name) in c_bias.iter_mut().zip(names) {
+        *c = table.column(name)?;
     }
-    lines
-        .filter(|(_, l)| !l.is_empty())
-        .map(|(k, l)| {
-            let f: Vec<&str> = l.split(',').collect();
-            let num = |i: usize| -> Result<f64> {
-                f.get(i)
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .filter(|v| v.is_finite())
-                    .ok_or_else(|| {
-                        Error::input(path, k + 1, i + 1, "expected a finite number".to_string())
-                    })
-            };
-            if f.len() != 14 {
-                return Err(Error::input(
-                    path,
-                    k + 1,
-                    1,
-                    "expected 14 fields".to_string(),
-                ));
-            }
-            Ok(NamedEstimate {
-                sensor: f[1].to_string(),
-                bias: [num(2)?, num(3)?, num(4)?],
-                error: if f[12].is_empty() {
-                    None
-                } else {
-                    Some((num(12)?, num(13)?))
-                },
-            })
-        })
-        .collect()
+    let c_bias_m = table.column("bias_m")?;
+    let c_error_m = table.column("error_m")?;
+    let mut out = Vec::new();
+    while let Some(row) = table.next_row() {
+        let row = row?;
+        out.push(NamedEstimate {
+            replay: row.u32(c_replay, "replay")?,
+            sensor: row.name(c_sensor, "sensor")?.to_string(),
+            bias: [
+                row.f64(c_bias[0], names[0])?,
+                row.f64(c_bias[1], names[1])?,
+                row.f64(c_bias[2], names[2])?,
+            ],
+            // Without the true biases these two are empty.
+            error: if row.str(c_bias_m).is_empty() {
+                None
+            } else {
+                Some((row.f64(c_bias_m, "bias_m")?, row.f64(c_error_m, "error_m")?))
+            },
+        });
+    }
+    Ok(out)
 }
 
 /// Per sensor, over replays: what `summary.json` says of the registration.
@@ -587,6 +574,7 @@ pub fn summarise(
     let named: Vec<NamedEstimate> = rows
         .iter()
         .map(|r| NamedEstimate {
+            replay: r.estimate.replay,
             sensor: sensors.sensors[r.estimate.sensor as usize].name.clone(),
             bias: r.estimate.bias,
             error: r.error.map(|e| (e.bias_m, e.error_m)),

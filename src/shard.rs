@@ -271,10 +271,17 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
     let summary_paths: Vec<PathBuf> = dirs.iter().map(|d| d.join("summary.json")).collect();
     if summary_paths.iter().all(|p| p.exists()) {
         let mut summary = merge_summaries(&summary_paths, &scores)?;
-        // The registration summary, from the merged estimates (the same rows, in the same
-        // order, as a single run sums).
+        // The registration summary, from the shards' estimates in replay order (the same
+        // rows, in the same order, as a single run sums), read where an error can name them.
         if names.iter().any(|n| n == "registration.csv") {
-            let rows = crate::register::read_registration_csv(&dir.file("registration.csv"))?;
+            let mut rows = Vec::new();
+            for d in &dirs {
+                rows.extend(crate::register::read_registration_csv(
+                    &d.join("registration.csv"),
+                )?);
+            }
+            // Stable: a replay's rows come from one shard, in its order.
+            rows.sort_by_key(|r| r.replay);
             let mut v: serde_json::Value = serde_json::from_str(&summary)
                 .map_err(|e| Error::Config(format!("merged summary: {e}")))?;
             v["registration"] = serde_json::to_value(crate::register::summarise_named(&rows))

@@ -280,4 +280,20 @@ fn sharded_registration_merges_into_the_single_run() {
     // Each shard's own summary covers only its replays.
     assert_eq!(whole["registration"]["L1"]["replays"], 4);
     assert_eq!(summary(&dir.join("c0"))["registration"]["L1"]["replays"], 2);
+    // A damaged estimate is refused where it stands, and nothing is written.
+    let path = dir.join("c0/registration.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut fields: Vec<&str> = lines[1].split(',').collect();
+    fields[2] = "abc";
+    lines[1] = fields.join(",");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let out = run(&dir, &["merge", "c0", "c1", "--out", "bad"], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("registration.csv:2:") && err.contains("range_m"),
+        "{err}"
+    );
+    assert!(!dir.join("bad").exists());
 }

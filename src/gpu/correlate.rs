@@ -312,6 +312,10 @@ impl GpuBackend {
             );
         }
 
+        // The S-D assignment is a branch and bound, no GPU work: it runs on the host on the
+        // tracks the GPU propagated, so the stage problems and their buffers are not made.
+        let sd = cfg.assignment == Assignment::Sd;
+
         // Jobs (one per live track per epoch), epochs, and the stage problems.
         let mut jobs = Vec::new();
         let mut dims = Vec::new();
@@ -337,6 +341,9 @@ impl GpuBackend {
                     start,
                     len: live.len(),
                 });
+                if sd {
+                    continue;
+                }
                 // Runs of one sensor (live tracks are sorted by sensor).
                 let mut s = 0;
                 let mut k = 0;
@@ -375,12 +382,15 @@ impl GpuBackend {
         let b_jobs = ctx.storage("jobs", bytemuck::cast_slice(&jobs))?;
         let b_tracks = ctx.storage_empty("tracks", track_bytes)?;
         let b_dims = ctx.storage("dims", bytemuck::cast_slice(&dims))?;
-        let b_clusters = ctx.storage_empty("clusters", track_bytes)?;
-        let b_cdims = ctx.storage_empty("cluster dims", (n_jobs * 4) as u64)?;
+        // The association stages' buffers, empty under S-D.
+        let stage_jobs = if sd { 0 } else { n_jobs };
+        let b_clusters =
+            ctx.storage_empty("clusters", (stage_jobs * size_of::<GpuTrack>()) as u64)?;
+        let b_cdims = ctx.storage_empty("cluster dims", (stage_jobs * 4) as u64)?;
         let b_counts = ctx.storage("counts", bytemuck::cast_slice(&vec![0u32; count_len]))?;
         let b_costs = ctx.storage_empty("costs", (cost_len * 4) as u64)?;
-        let b_assign = ctx.storage("assignment", bytemuck::cast_slice(&vec![-1i32; n_jobs]))?;
-        let b_cluster_of = ctx.storage_empty("cluster of", (n_jobs * 4) as u64)?;
+        let b_assign = ctx.storage("assignment", bytemuck::cast_slice(&vec![-1i32; stage_jobs]))?;
+        let b_cluster_of = ctx.storage_empty("cluster of", (stage_jobs * 4) as u64)?;
 
         let mut encoder = ctx.encoder();
         self.propagate.record(
@@ -392,11 +402,7 @@ impl GpuBackend {
         let fp = FuseParams::new(0, cfg.fusion, cfg.rho);
         let mut keep_alive = Vec::new();
         let mut outcome_buffers: Vec<(wgpu::Buffer, usize)> = Vec::new();
-        // The S-D assignment is a branch and bound, no GPU work: it runs on the host on the
-        // tracks the GPU propagated, in place of the stage kernels.
-        let sd = cfg.assignment == Assignment::Sd;
-        let kernel_stages: &[Vec<StageProblem>] = if sd { &[] } else { &stages };
-        for problems in kernel_stages {
+        for problems in &stages {
             let b_problems = ctx.storage("stage problems", bytemuck::cast_slice(problems))?;
             // Gate and assign the problems that have clusters to meet.
             let with_cols: Vec<StageProblem> =
@@ -507,11 +513,10 @@ impl GpuBackend {
             );
             keep_alive.push(vec![b_problems, b_mparams, b_rows]);
         }
-        // The propagated tracks only when tracing (verify): they are the largest buffer.
-        let mut read: Vec<&wgpu::Buffer> = vec![&b_cluster_of];
-        if sd {
-            read.push(&b_tracks);
-        } else if trace.is_some() {
+        // The propagated tracks only when tracing (verify) or for S-D: they are the largest
+        // buffer. Under S-D they are all that is read.
+        let mut read: Vec<&wgpu::Buffer> = vec![if sd { &b_tracks } else { &b_cluster_of }];
+        if trace.is_some() && !sd {
             read.push(&b_tracks);
             read.push(&b_assign);
             read.push(&b_costs);
@@ -526,11 +531,15 @@ impl GpuBackend {
                 o.check(&format!("association problem {k}"))?;
             }
         }
-        let mut cluster_of: Vec<u32> = cast_vec(&bytes[0]);
-        cluster_of.truncate(n_jobs);
         let mut sd_counts = vec![SdCounts::default(); inputs.len()];
+        let mut cluster_of: Vec<u32> = if sd {
+            vec![0; n_jobs]
+        } else {
+            cast_vec(&bytes[0])
+        };
+        cluster_of.truncate(n_jobs);
         if sd {
-            let tracks: Vec<GpuTrack> = cast_vec(&bytes[1]);
+            let tracks: Vec<GpuTrack> = cast_vec(&bytes[0]);
             let params = cfg.epoch_params(*gate);
             let lives = plans
                 .iter()

@@ -1,18 +1,10 @@
 //! The GPU backend for a test, or a visible skip where there is no adapter (a failure under
-//! `TRACKCORR_REQUIRE_GPU=1`).
+//! `TRACKCORR_REQUIRE_GPU=1`): the library's `test_context`, with the kernels compiled.
 
 use trackcorr::gpu::correlate::GpuBackend;
-use trackcorr::gpu::{GpuOptions, gpu_required};
+use trackcorr::gpu::{GpuOptions, test_context};
 
 pub fn backend(opts: &GpuOptions) -> Option<GpuBackend> {
-    match GpuBackend::new(opts) {
-        Ok(b) => Some(b),
-        Err(e) if !gpu_required() => {
-            eprintln!(
-                "SKIPPED: GPU test needs an adapter ({e}); set TRACKCORR_REQUIRE_GPU=1 to fail instead"
-            );
-            None
-        }
-        Err(e) => panic!("TRACKCORR_REQUIRE_GPU=1 but no usable GPU: {e}"),
-    }
+    let ctx = test_context(opts)?;
+    Some(GpuBackend::with_context(ctx).expect("the kernels compile on an open device"))
 }
