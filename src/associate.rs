@@ -284,9 +284,10 @@ pub fn associate_epoch_sd(
 
 /// How much wider than the association gate the pair gate is that bounds the S-D search.
 /// A track may fall inside the gate of a fused estimate and outside that of one of its
-/// tracks (the fused estimate lies between them). On salvo seeds 1 to 5, four or eight
-/// times the gate found 0.03 % more tuples than twice, and the same purity and
-/// completeness; once the gate lost completeness on four seeds of five.
+/// tracks (the fused estimate lies between them). On salvo seeds 1 to 5 (rebuilt with
+/// this constant changed), four or eight times the gate found 0.03 % more tuples than
+/// twice, and the same purity and completeness; once the gate lost completeness on four
+/// seeds of five.
 pub const SD_PAIR_GATE: f64 = 2.0;
 
 /// The tuple search of [`associate_epoch_sd`], over positions in `order`.

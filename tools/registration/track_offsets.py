@@ -5,9 +5,10 @@ oracle that knows the truth (the mean offset, in range, azimuth and elevation, o
 radar's own reports from the true positions). Sizes are RMS metres over the radar's
 reports, as registration.csv's `bias_m` and `error_m`. Standard library only.
 
-    python3 tools/registration/track_offsets.py GENERATED_DIR CORRELATE_OUT_DIR
+    python3 tools/registration/track_offsets.py GENERATED_DIR CORRELATE_OUT_DIR [FROM_S]
 
-GENERATED_DIR holds sensors.csv, reports.csv, truth.csv and truth_biases.csv
+With FROM_S the oracle takes only the reports from FROM_S seconds on (e.g. 200: the
+coasting flight, after the trackers' lag behind a thrusting missile). GENERATED_DIR holds sensors.csv, reports.csv, truth.csv and truth_biases.csv
 (`trackcorr generate --biases`); CORRELATE_OUT_DIR holds registration.csv
 (`trackcorr correlate --register`).
 """
@@ -61,7 +62,7 @@ def biases(path, prefix=""):
     }
 
 
-def main(generated, out):
+def main(generated, out, from_s=float("-inf")):
     sites = read_sites(f"{generated}/sensors.csv")
     truth = collections.defaultdict(dict)
     for r in csv.DictReader(open(f"{generated}/truth.csv")):
@@ -73,7 +74,7 @@ def main(generated, out):
         key = (int(r["replay"]), r["sensor"])
         q = [float(r[k]) for k in ("x", "y", "z")]
         geometry[key].append(range_az_el(sites[r["sensor"]], q))
-        if r["truth"] == "":
+        if r["truth"] == "" or float(r["time"]) < from_s:
             continue
         samples = truth[(key[0], int(r["truth"]))]
         t = float(r["time"])
@@ -116,6 +117,6 @@ def main(generated, out):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], *map(float, sys.argv[3:]))
