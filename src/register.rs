@@ -3,14 +3,18 @@
 //!
 //! A bias β = (Δr, Δaz, Δel) of radar s moves its reports of a target at x by about
 //! J_s(x) β, where J_s is the Jacobian of the ECEF position with respect to the radar's
-//! (range, azimuth, elevation). For two local tracks a and b of different radars held by one
-//! system track at an epoch, the difference of their positions is then
-//! Δ = J_a β_a − J_b β_b + noise, with noise covariance P_a + P_b (position blocks). The
-//! biases of all radars of a replay are the weighted least-squares solution of these
-//! equations over all such pairs and epochs, with a zero-mean prior (`prior_range`,
-//! `prior_angle`) that keeps the problem well posed where the geometry leaves a combination
-//! unobserved. Consecutive epochs of one pair share their errors, so each pair counts with
-//! weight `epoch interval / report interval` (about one sample per report).
+//! (range, azimuth, elevation). The local tracks of different radars that one system track
+//! holds at an epoch all see its one true position x: y_i = x + J_i β_i + e_i, with e_i of
+//! covariance P_i (position block). The biases of all radars of a replay are the weighted
+//! least-squares solution of these equations over all system tracks and epochs, with x
+//! eliminated per system track and epoch (for two tracks: their difference, weighted by
+//! (P_a + P_b)⁻¹), and a zero-mean prior (`prior_range`, `prior_angle`) that keeps the
+//! problem well posed where the geometry leaves a combination unobserved. Consecutive
+//! epochs of one track share its errors, so each track counts with weight
+//! `epoch interval / report interval` (about one sample per report). A track's position at
+//! an epoch is interpolated between its reports on either side where it has both (the
+//! estimate runs after the scan), so that a thrusting missile's acceleration, which the
+//! ballistic prediction leaves out, does not enter the differences.
 //!
 //! The run (`correlate --register`) has two passes on the chosen backend: the first
 //! associates with each report's position covariance widened by the prior's J Σ Jᵀ, so that
@@ -19,7 +23,7 @@
 //! covariance for what the estimate leaves uncertain. Velocities are left as reported (a
 //! constant bias moves them by dJ/dt β, a few cm/s here).
 
-use crate::correlate::{Config, Correlation, epoch_plan, split_replays};
+use crate::correlate::{Config, Correlation, ReplayInput, epoch_plan, split_replays};
 use crate::error::{Error, Result};
 use crate::geo::{self, V3};
 use crate::io::ReportSet;
@@ -106,9 +110,6 @@ fn jacobian(site: &V3, basis: &[V3; 3], p: &V3) -> [[f64; 3]; 3] {
 /// Each sensor's site and ENU basis; an error if a sensor that reports has no position.
 /// A radar's site (ECEF) and its ENU basis.
 type Site = (V3, [V3; 3]);
-
-/// A track in a pair: sensor, position, position covariance, Jacobian, report interval.
-type PairMember = (u32, V3, [[f64; 3]; 3], [[f64; 3]; 3], f64);
 
 fn sites(sensors: &SensorTable, reports: &[Report]) -> Result<Vec<Option<Site>>> {
     let sites: Vec<Option<Site>> = sensors
@@ -264,6 +265,127 @@ fn inverse3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
     }))
 }
 
+/// One local track of a system track at an epoch, as registration sees it.
+struct Member {
+    sensor: usize,
+    /// Position (ECEF, m).
+    y: V3,
+    /// Its weight times the inverse of its position covariance.
+    info: [[f64; 3]; 3],
+    /// ∂ position / ∂ (range, azimuth, elevation) of its radar.
+    jac: [[f64; 3]; 3],
+}
+
+fn mul3(x: &[[f64; 3]; 3], y: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    std::array::from_fn(|a| std::array::from_fn(|b| (0..3).map(|k| x[a][k] * y[k][b]).sum()))
+}
+
+fn apply3(x: &[[f64; 3]; 3], v: &V3) -> V3 {
+    std::array::from_fn(|a| (0..3).map(|k| x[a][k] * v[k]).sum())
+}
+
+fn transpose3(x: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    std::array::from_fn(|a| std::array::from_fn(|b| x[b][a]))
+}
+
+/// Local track `j`'s position and position covariance at epoch `t`, from its report `r`
+/// (its latest at or before `t`). Registration runs after the scan, so where the track's
+/// next report exists it interpolates between the two (cubic Hermite in positions and
+/// velocities, exact under constant acceleration): predicting under the ballistic model
+/// alone would leave up to ½ a Δt² of a thrusting missile's acceleration in the pair, the
+/// same way in every missile of a salvo. The covariance is the reports' blended linearly.
+fn position_at(
+    input: &ReplayInput,
+    j: usize,
+    r: usize,
+    t: f64,
+    cfg: &Config,
+) -> (V3, [[f64; 3]; 3]) {
+    let rep = &input.reports[r];
+    let own = &input.local[j].reports;
+    let next = own
+        .binary_search(&r)
+        .ok()
+        .and_then(|at| own.get(at + 1))
+        .map(|&n| &input.reports[n])
+        .filter(|n| n.time > t && n.time > rep.time);
+    match next {
+        Some(next) => {
+            let h = next.time - rep.time;
+            let s = (t - rep.time) / h;
+            let (s2, s3) = (s * s, s * s * s);
+            let (h00, h10, h01, h11) = (
+                2.0 * s3 - 3.0 * s2 + 1.0,
+                s3 - 2.0 * s2 + s,
+                3.0 * s2 - 2.0 * s3,
+                s3 - s2,
+            );
+            let y = std::array::from_fn(|i| {
+                h00 * rep.state[i]
+                    + h10 * h * rep.state[i + 3]
+                    + h01 * next.state[i]
+                    + h11 * h * next.state[i + 3]
+            });
+            let cov = std::array::from_fn(|i| {
+                std::array::from_fn(|m| (1.0 - s) * rep.cov[i][m] + s * next.cov[i][m])
+            });
+            (y, cov)
+        }
+        None => {
+            let (x, p) = propagate(&rep.state, &rep.cov, t - rep.time, &cfg.propagation);
+            (
+                pos(&x),
+                std::array::from_fn(|i| std::array::from_fn(|m| p[i][m])),
+            )
+        }
+    }
+}
+
+/// Adds one system track at one epoch to the normal equations. Each member i sees the
+/// common true position x as y_i = x + J_i β_i + e_i, e_i ~ N(0, P_i / w_i). Eliminating x
+/// leaves, with W_i = w_i P_i⁻¹ and S = Σ W_i,
+/// N[i, j] += J_iᵀ (δ_ij W_i − W_i S⁻¹ W_j) J_j and r[i] += J_iᵀ W_i (y_i − S⁻¹ Σ_j W_j y_j).
+/// For two tracks this is their difference weighted by (P_a/w_a + P_b/w_b)⁻¹; with k tracks
+/// it counts each once, where taking all pairs would count each k − 1 times and treat the
+/// pairs' shared errors as independent.
+fn accumulate(group: &[Member], normal: &mut [f64], rhs: &mut [f64], n: usize) {
+    // Positions relative to the first member, for precision.
+    let origin = group[0].y;
+    let mut s = [[0.0; 3]; 3];
+    let mut wy = [0.0; 3];
+    for m in group {
+        let y = apply3(&m.info, &geo::sub(&m.y, &origin));
+        for a in 0..3 {
+            for b in 0..3 {
+                s[a][b] += m.info[a][b];
+            }
+            wy[a] += y[a];
+        }
+    }
+    let Some(s_inv) = inverse3(&s) else { return };
+    let mean = apply3(&s_inv, &wy);
+    for mi in group {
+        let jtw = mul3(&transpose3(&mi.jac), &mi.info);
+        let r = apply3(&jtw, &geo::sub(&geo::sub(&mi.y, &origin), &mean));
+        let own = mul3(&jtw, &mi.jac);
+        for c in 0..3 {
+            rhs[3 * mi.sensor + c] += r[c];
+            for e in 0..3 {
+                normal[(3 * mi.sensor + c) * n + 3 * mi.sensor + e] += own[c][e];
+            }
+        }
+        let jtw_s = mul3(&jtw, &s_inv);
+        for mj in group {
+            let cross = mul3(&mul3(&jtw_s, &mj.info), &mj.jac);
+            for c in 0..3 {
+                for e in 0..3 {
+                    normal[(3 * mi.sensor + c) * n + 3 * mj.sensor + e] -= cross[c][e];
+                }
+            }
+        }
+    }
+}
+
 /// Estimates every radar's bias in every replay of `set` from the system tracks of
 /// `first` (a correlation of `set`, or of its widened copy, with `cfg`).
 pub fn estimate(
@@ -281,9 +403,9 @@ pub fn estimate(
         .zip(&first.replays)
         .map(|(input, result)| {
             let n = 3 * n_sensors;
+            let mut pairs = vec![0u64; n_sensors];
             let mut normal = vec![0.0; n * n];
             let mut rhs = vec![0.0; n];
-            let mut pairs = vec![0u64; n_sensors];
             let plan = epoch_plan(input, cfg.epoch_interval);
             for ((t, live), epoch) in plan.iter().zip(&result.epochs) {
                 let mut by_system: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
@@ -291,62 +413,37 @@ pub fn estimate(
                     by_system.entry(l.system).or_default().push(k);
                 }
                 for members in by_system.values().filter(|m| m.len() > 1) {
-                    // Each member's position, covariance, Jacobian and report interval.
-                    let est: Vec<PairMember> = members
+                    let group: Vec<Member> = members
                         .iter()
                         .filter_map(|&k| {
                             let (j, r) = live[k];
                             let rep = &input.reports[r];
-                            let (x, p) =
-                                propagate(&rep.state, &rep.cov, t - rep.time, &cfg.propagation);
                             let (site, basis) = sites[rep.sensor as usize].as_ref()?;
-                            let jac = jacobian(site, basis, &pos(&x));
-                            let cov = std::array::from_fn(|i| std::array::from_fn(|m| p[i][m]));
-                            Some((rep.sensor, pos(&x), cov, jac, input.local[j].max_age / 1.5))
+                            let (y, cov) = position_at(input, j, r, *t, cfg);
+                            let info = inverse3(&cov)?;
+                            // Consecutive epochs share a report's error: about one sample per
+                            // report interval.
+                            let interval = input.local[j].max_age / 1.5;
+                            let w =
+                                (cfg.epoch_interval / interval.max(cfg.epoch_interval)).min(1.0);
+                            Some(Member {
+                                sensor: rep.sensor as usize,
+                                y,
+                                info: std::array::from_fn(|a| {
+                                    std::array::from_fn(|b| w * info[a][b])
+                                }),
+                                jac: jacobian(site, basis, &y),
+                            })
                         })
                         .collect();
-                    for (ia, a) in est.iter().enumerate() {
-                        for b in &est[ia + 1..] {
-                            if a.0 == b.0 {
-                                continue;
-                            }
-                            let s: [[f64; 3]; 3] = std::array::from_fn(|i| {
-                                std::array::from_fn(|m| a.2[i][m] + b.2[i][m])
-                            });
-                            let Some(w) = inverse3(&s) else { continue };
-                            let weight = (cfg.epoch_interval
-                                / a.4.max(b.4).max(cfg.epoch_interval))
-                            .min(1.0);
-                            let d = geo::sub(&a.1, &b.1);
-                            // H = [J_a at a's columns, −J_b at b's]; accumulate Hᵀ W H and Hᵀ W d.
-                            let blocks = [(a.0 as usize, a.3, 1.0), (b.0 as usize, b.3, -1.0)];
-                            for &(sa, ja, fa) in &blocks {
-                                // (±J_a)ᵀ W
-                                let mut jw = [[0.0; 3]; 3];
-                                for c in 0..3 {
-                                    for m in 0..3 {
-                                        jw[c][m] =
-                                            fa * (0..3).map(|i| ja[i][c] * w[i][m]).sum::<f64>();
-                                    }
-                                }
-                                for c in 0..3 {
-                                    rhs[3 * sa + c] +=
-                                        weight * (0..3).map(|m| jw[c][m] * d[m]).sum::<f64>();
-                                }
-                                for &(sb, jb, fb) in &blocks {
-                                    for c in 0..3 {
-                                        for e in 0..3 {
-                                            normal[(3 * sa + c) * n + 3 * sb + e] += weight
-                                                * fb
-                                                * (0..3).map(|m| jw[c][m] * jb[m][e]).sum::<f64>();
-                                        }
-                                    }
-                                }
-                            }
-                            pairs[a.0 as usize] += 1;
-                            pairs[b.0 as usize] += 1;
-                        }
+                    if group.iter().all(|m| m.sensor == group[0].sensor) {
+                        continue;
                     }
+                    for m in &group {
+                        pairs[m.sensor] +=
+                            group.iter().filter(|o| o.sensor != m.sensor).count() as u64;
+                    }
+                    accumulate(&group, &mut normal, &mut rhs, n);
                 }
             }
             for s in 0..n_sensors {
@@ -615,4 +712,190 @@ pub fn summarise_named(rows: &[NamedEstimate]) -> BTreeMap<String, SensorSummary
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::correlate::LocalTrack;
+
+    fn diag(d: [f64; 3]) -> [[f64; 3]; 3] {
+        std::array::from_fn(|i| std::array::from_fn(|k| if i == k { d[i] } else { 0.0 }))
+    }
+
+    /// A member of radar `sensor` at `y`, with a Jacobian that differs per radar (as the
+    /// geometry does), so that every bias is observable.
+    fn member(sensor: usize, y: V3, var: [f64; 3]) -> Member {
+        let s = sensor as f64;
+        let jac = [
+            [1.0, 0.2 * s, 0.0],
+            [0.1 * s, 1.0, 0.3],
+            [0.0, -0.2, 1.0 + 0.1 * s],
+        ];
+        Member {
+            sensor,
+            y,
+            info: inverse3(&diag(var)).unwrap(),
+            jac,
+        }
+    }
+
+    /// Eliminating the common position gives the same biases as solving for the biases
+    /// and one explicit position per group, by a system built independently.
+    #[test]
+    fn eliminating_the_common_position_matches_solving_for_it() {
+        let groups: Vec<Vec<Member>> = (0..6)
+            .map(|g| {
+                let t = g as f64;
+                vec![
+                    member(0, [1.0e6 + 3.0 * t, 2.0, -1.0 + t], [4.0, 9.0, 1.0]),
+                    member(1, [1.0e6 + 1.0, -2.0 * t, 0.5], [1.0, 2.0, 3.0]),
+                    member(2, [1.0e6 - t, 1.0, 2.0 * t], [2.0 + t, 1.0, 5.0]),
+                ]
+            })
+            .collect();
+        let n = 9;
+        let prior = 1.0 / 100.0;
+        let mut normal = vec![0.0; n * n];
+        let mut rhs = vec![0.0; n];
+        for g in &groups {
+            accumulate(g, &mut normal, &mut rhs, n);
+        }
+        for i in 0..n {
+            normal[i * n + i] += prior;
+        }
+        let (reduced, _) = solve_spd(&normal, &rhs, n).unwrap();
+
+        // Unknowns: 9 biases, then 3 positions per group (relative to 1e6 in x).
+        let m = n + 3 * groups.len();
+        let mut a = vec![0.0; m * m];
+        let mut b = vec![0.0; m];
+        for (gi, g) in groups.iter().enumerate() {
+            for mem in g {
+                // Residual y − x − J β: H has −I at the position, −J at the bias.
+                let mut h = vec![[0.0; 3]; m];
+                for c in 0..3 {
+                    for r in 0..3 {
+                        h[3 * mem.sensor + c][r] = mem.jac[r][c];
+                    }
+                    h[n + 3 * gi + c][c] = 1.0;
+                }
+                let y = [mem.y[0] - 1.0e6, mem.y[1], mem.y[2]];
+                for (p, hp) in h.iter().enumerate() {
+                    let hw = apply3(&mem.info, hp);
+                    b[p] += (0..3).map(|r| hw[r] * y[r]).sum::<f64>();
+                    for (q, hq) in h.iter().enumerate() {
+                        a[p * m + q] += (0..3).map(|r| hw[r] * hq[r]).sum::<f64>();
+                    }
+                }
+            }
+        }
+        for i in 0..n {
+            a[i * m + i] += prior;
+        }
+        let (full, _) = solve_spd(&a, &b, m).unwrap();
+        for i in 0..n {
+            assert!(
+                (reduced[i] - full[i]).abs() < 1e-6 * (1.0 + full[i].abs()),
+                "bias {i}: {} eliminated, {} solved for",
+                reduced[i],
+                full[i]
+            );
+        }
+    }
+
+    /// Noise-free tracks of three radars with known biases: the estimate finds them.
+    #[test]
+    fn exact_offsets_give_the_biases() {
+        let beta = [5.0, -3.0, 2.0, -4.0, 1.0, 6.0, 0.5, 2.5, -1.5];
+        let groups: Vec<Vec<Member>> = (0..20)
+            .map(|g| {
+                let x = [1.0e6 + 100.0 * g as f64, -50.0 * g as f64, 7.0];
+                (0..3)
+                    .map(|s| {
+                        let mut m = member(s, x, [1.0 + s as f64, 2.0, 1.5]);
+                        // Vary the geometry per group, as a moving target does.
+                        m.jac[0][2] += 0.05 * g as f64 * (s as f64 - 1.0);
+                        m.jac[2][0] -= 0.03 * g as f64 * s as f64;
+                        let shift = apply3(&m.jac, &std::array::from_fn(|c| beta[3 * s + c]));
+                        m.y = geo::add(&x, &shift);
+                        m
+                    })
+                    .collect()
+            })
+            .collect();
+        let n = 9;
+        let mut normal = vec![0.0; n * n];
+        let mut rhs = vec![0.0; n];
+        for g in &groups {
+            accumulate(g, &mut normal, &mut rhs, n);
+        }
+        for i in 0..n {
+            normal[i * n + i] += 1e-9;
+        }
+        let (est, _) = solve_spd(&normal, &rhs, n).unwrap();
+        for i in 0..n {
+            assert!(
+                (est[i] - beta[i]).abs() < 1e-3,
+                "bias {i}: {} for {}",
+                est[i],
+                beta[i]
+            );
+        }
+    }
+
+    /// Between two reports of a track, the position is interpolated exactly under constant
+    /// acceleration (a thrusting missile), where the ballistic prediction misses by ½ a Δt².
+    #[test]
+    fn positions_between_reports_follow_the_acceleration() {
+        let p0 = [6.4e6, 1.0e5, 2.0e5];
+        let v0 = [1000.0, -500.0, 800.0];
+        let acc = [30.0, 10.0, -20.0];
+        let at = |t: f64| -> ([f64; 6], V3) {
+            let p = std::array::from_fn(|i| p0[i] + v0[i] * t + 0.5 * acc[i] * t * t);
+            let v: V3 = std::array::from_fn(|i| v0[i] + acc[i] * t);
+            ([p[0], p[1], p[2], v[0], v[1], v[2]], p)
+        };
+        let mut cov = [[0.0; 6]; 6];
+        for (i, row) in cov.iter_mut().enumerate() {
+            row[i] = if i < 3 { 100.0 } else { 4.0 };
+        }
+        let report = |t: f64| Report {
+            time: t,
+            state: at(t).0,
+            cov,
+            replay: 0,
+            sensor: 0,
+            track: 1,
+            truth: 0,
+            flags: 0,
+            line: 0,
+        };
+        let reports = [report(10.0), report(14.0)];
+        let input = ReplayInput {
+            replay: 0,
+            reports: &reports,
+            local: vec![LocalTrack {
+                sensor: 0,
+                track: 1,
+                reports: vec![0, 1],
+                max_age: 6.0,
+            }],
+        };
+        let cfg = Config::default();
+        let (y, c) = position_at(&input, 0, 0, 13.0, &cfg);
+        let truth = at(13.0).1;
+        for i in 0..3 {
+            assert!(
+                (y[i] - truth[i]).abs() < 1e-6,
+                "axis {i}: {} for {}",
+                y[i],
+                truth[i]
+            );
+            assert!((c[i][i] - 100.0).abs() < 1e-9);
+        }
+        // The last report has no successor: the ballistic prediction is used.
+        let (late, _) = position_at(&input, 0, 1, 15.0, &cfg);
+        assert!(geo::norm(&geo::sub(&late, &at(15.0).1)) > 1.0);
+    }
 }
