@@ -14,7 +14,8 @@
 //! `epoch interval / report interval` (about one sample per report). A track's position at
 //! an epoch is interpolated between its reports on either side where it has both (the
 //! estimate runs after the scan), so that a thrusting missile's acceleration, which the
-//! ballistic prediction leaves out, does not enter the differences.
+//! ballistic prediction leaves out, does not enter the differences. Each hand-over of the
+//! first pass adds one such equation across its gap (`across_gaps`).
 //!
 //! The run (`correlate --register`) has two passes on the chosen backend: the first
 //! associates with each report's position covariance widened by the prior's J Σ Jᵀ, so that
@@ -23,12 +24,14 @@
 //! covariance for what the estimate leaves uncertain. Velocities are left as reported (a
 //! constant bias moves them by dJ/dt β, a few cm/s here).
 
-use crate::correlate::{Config, Correlation, ReplayInput, epoch_plan, split_replays};
+use crate::correlate::{
+    Config, Correlation, EpochPlan, ReplayInput, ReplayResult, epoch_plan, split_replays,
+};
 use crate::error::{Error, Result};
 use crate::geo::{self, V3};
 use crate::io::ReportSet;
 use crate::model::{Report, SensorBias, SensorTable};
-use crate::propagate::propagate;
+use crate::propagate::{Propagation, propagate};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -341,6 +344,92 @@ fn position_at(
     }
 }
 
+/// The hand-overs of the first pass as registration equations: the local tracks on either
+/// side of each gap see one object, so each track's estimate predicted to the middle of the
+/// gap (with the hand-over test's process noise) is y_i = x + J_i β_i + e_i as within an
+/// epoch, one sample per hand-over. This is what ties a network that shares no coverage with
+/// the others (the launch network of `handover`) to them. Each track is predicted from its
+/// report, among those within `--stitch-gap` seconds of the gap, whose prediction is the
+/// most precise (a young far track's velocity is poor, and a later report predicts better).
+fn across_gaps(
+    input: &ReplayInput,
+    plan: &EpochPlan,
+    result: &ReplayResult,
+    sites: &[Option<Site>],
+    cfg: &Config,
+) -> Vec<Vec<Member>> {
+    let prediction = Propagation {
+        q: cfg.stitch.q,
+        ..cfg.propagation
+    };
+    let epoch_at = |t: f64| plan.binary_search_by(|e| e.0.total_cmp(&t)).ok();
+    result
+        .stitches
+        .iter()
+        .filter(|st| st.end_time < st.start_time)
+        .filter_map(|st| {
+            let (e_end, e_start) = (epoch_at(st.end_time)?, epoch_at(st.start_time)?);
+            let at = 0.5 * (st.end_time + st.start_time);
+            // Each side's local tracks under the stitch's number, each with its most precise
+            // prediction to `at` from the reports of the `window` seconds next to the gap.
+            let window = cfg.stitch.max_gap;
+            let side = |e: usize, ended: bool| -> Vec<(usize, V3, [[f64; 3]; 3])> {
+                result.epochs[e]
+                    .live
+                    .iter()
+                    .zip(&plan[e].1)
+                    .filter(|(l, _)| l.system == st.number)
+                    .filter_map(|(_, &(j, r))| {
+                        let own = &input.local[j].reports;
+                        let edge = input.reports[r].time;
+                        own.iter()
+                            .copied()
+                            .filter(|&q| {
+                                let t = input.reports[q].time;
+                                if ended {
+                                    t <= edge && t >= edge - window
+                                } else {
+                                    t >= edge && t <= edge + window
+                                }
+                            })
+                            .map(|q| {
+                                let rep = &input.reports[q];
+                                let (x, p) =
+                                    propagate(&rep.state, &rep.cov, at - rep.time, &prediction);
+                                let cov: [[f64; 3]; 3] =
+                                    std::array::from_fn(|i| std::array::from_fn(|m| p[i][m]));
+                                (q, pos(&x), cov)
+                            })
+                            .min_by(|x, y| {
+                                let tr = |c: &[[f64; 3]; 3]| c[0][0] + c[1][1] + c[2][2];
+                                tr(&x.2).total_cmp(&tr(&y.2))
+                            })
+                    })
+                    .collect()
+            };
+            let group: Vec<Member> = side(e_end, true)
+                .into_iter()
+                .chain(side(e_start, false))
+                .filter_map(|(r, y, cov)| {
+                    let rep = &input.reports[r];
+                    let (site, basis) = sites[rep.sensor as usize].as_ref()?;
+                    Some(Member {
+                        sensor: rep.sensor as usize,
+                        y,
+                        info: inverse3(&cov)?,
+                        // The bias moved the report; the prediction carries that shift.
+                        jac: jacobian(site, basis, &pos(&rep.state)),
+                    })
+                })
+                .collect();
+            group
+                .iter()
+                .any(|m| m.sensor != group[0].sensor)
+                .then_some(group)
+        })
+        .collect()
+}
+
 /// Adds one system track at one epoch to the normal equations. Each member i sees the
 /// common true position x as y_i = x + J_i β_i + e_i, e_i ~ N(0, P_i / w_i). Eliminating x
 /// leaves, with W_i = w_i P_i⁻¹ and S = Σ W_i,
@@ -445,6 +534,12 @@ pub fn estimate(
                     }
                     accumulate(&group, &mut normal, &mut rhs, n);
                 }
+            }
+            for group in across_gaps(input, &plan, result, &sites, cfg) {
+                for m in &group {
+                    pairs[m.sensor] += group.iter().filter(|o| o.sensor != m.sensor).count() as u64;
+                }
+                accumulate(&group, &mut normal, &mut rhs, n);
             }
             for s in 0..n_sensors {
                 for c in 0..3 {
@@ -740,6 +835,40 @@ mod tests {
         }
     }
 
+    /// Each member's squared Mahalanobis distance from the group's common position, once the
+    /// biases `beta` are taken out.
+    fn distances(group: &[Member], beta: &[f64]) -> Vec<f64> {
+        let origin = group[0].y;
+        let shifted: Vec<V3> = group
+            .iter()
+            .map(|m| {
+                let shift = apply3(&m.jac, &std::array::from_fn(|c| beta[3 * m.sensor + c]));
+                geo::sub(&geo::sub(&m.y, &origin), &shift)
+            })
+            .collect();
+        let mut s = [[0.0; 3]; 3];
+        let mut wy = [0.0; 3];
+        for (m, y) in group.iter().zip(&shifted) {
+            let w = apply3(&m.info, y);
+            for a in 0..3 {
+                wy[a] += w[a];
+                for b in 0..3 {
+                    s[a][b] += m.info[a][b];
+                }
+            }
+        }
+        let mean = apply3(&inverse3(&s).unwrap(), &wy);
+        group
+            .iter()
+            .zip(&shifted)
+            .map(|(m, y)| {
+                let r = geo::sub(y, &mean);
+                let w = apply3(&m.info, &r);
+                (0..3).map(|a| r[a] * w[a]).sum()
+            })
+            .collect()
+    }
+
     /// Eliminating the common position gives the same biases as solving for the biases
     /// and one explicit position per group, by a system built independently.
     #[test]
@@ -802,6 +931,62 @@ mod tests {
                 full[i]
             );
         }
+    }
+
+    /// Each hand-over of a `handover` replay gives one group across its gap, holding the
+    /// launch network's tracks and a far network's, and their predictions to the middle of
+    /// the gap agree within their covariances once the true biases are taken out.
+    #[test]
+    fn hand_overs_tie_the_networks_across_the_gap() {
+        use crate::scenario::{self, BiasScale, ScenarioName, ScenarioOptions};
+        let sc = scenario::generate(&ScenarioOptions {
+            name: ScenarioName::Handover,
+            seed: 1,
+            replays: 1,
+            biases: Some(BiasScale {
+                range: 150.0,
+                angle: 0.03f64.to_radians(),
+            }),
+            ..Default::default()
+        })
+        .unwrap();
+        let set = sc.report_set();
+        let cfg = Config::default();
+        let corr = crate::correlate::correlate(&set, &cfg).unwrap();
+        let sites = sites(&set.sensors, &set.reports).unwrap();
+        let inputs = split_replays(&set.reports, &cfg);
+        let (input, result) = (&inputs[0], &corr.replays[0]);
+        let plan = epoch_plan(input, cfg.epoch_interval);
+        let groups = across_gaps(input, &plan, result, &sites, &cfg);
+        let gaps = result
+            .stitches
+            .iter()
+            .filter(|s| s.end_time < s.start_time)
+            .count();
+        assert!(gaps >= 6, "{gaps} hand-overs");
+        assert_eq!(groups.len(), gaps);
+        let network = |m: &Member| set.sensors.sensors[m.sensor].network.as_str();
+        let truth: BTreeMap<u32, [f64; 3]> = sc
+            .biases
+            .iter()
+            .map(|b| (b.sensor, [b.range, b.azimuth, b.elevation]))
+            .collect();
+        let mut d2 = Vec::new();
+        for g in &groups {
+            assert!(g.iter().any(|m| network(m) == "launch"));
+            assert!(g.iter().any(|m| network(m) != "launch"));
+            let mut beta = vec![0.0; 3 * set.sensors.sensors.len()];
+            for (s, b) in &truth {
+                beta[3 * *s as usize..3 * *s as usize + 3].copy_from_slice(b);
+            }
+            d2.extend(distances(g, &beta));
+        }
+        let mean = d2.iter().sum::<f64>() / d2.len() as f64;
+        assert!(
+            mean < 4.0,
+            "mean squared distance {mean} over {} tracks",
+            d2.len()
+        );
     }
 
     /// Noise-free tracks of three radars with known biases: the estimate finds them.
