@@ -84,14 +84,16 @@ pub struct SensorEstimate {
     pub bias: [f64; 3],
     /// Their standard deviations from the least-squares solution.
     pub sd: [f64; 3],
-    /// Pairs of local tracks (over epochs) that involve this radar.
+    /// Pairs of local tracks of this radar and another one in the equations (over the
+    /// epochs, and across the gaps of hand-overs).
     pub pairs: u64,
     /// Covariance of the three (row-major), for the correction.
     #[serde(skip)]
     pub cov: [[f64; 3]; 3],
 }
 
-/// ∂(ECEF position)/∂(range, azimuth, elevation) of radar `sensor` at `p`, as columns.
+/// ∂(ECEF position)/∂(range, azimuth, elevation), as columns, of the radar at `site` (with
+/// ENU `basis`) at `p`.
 fn jacobian(site: &V3, basis: &[V3; 3], p: &V3) -> [[f64; 3]; 3] {
     let (r, az, el) = geo::range_az_el(site, basis, p);
     let steps = [1.0, 1e-6, 1e-6];
@@ -110,10 +112,10 @@ fn jacobian(site: &V3, basis: &[V3; 3], p: &V3) -> [[f64; 3]; 3] {
     j
 }
 
-/// Each sensor's site and ENU basis; an error if a sensor that reports has no position.
 /// A radar's site (ECEF) and its ENU basis.
 type Site = (V3, [V3; 3]);
 
+/// Each sensor's site and ENU basis; an error if a sensor that reports has no position.
 fn sites(sensors: &SensorTable, reports: &[Report]) -> Result<Vec<Option<Site>>> {
     let sites: Vec<Option<Site>> = sensors
         .sensors
@@ -259,7 +261,7 @@ fn solve_spd(a: &[f64], b: &[f64], n: usize) -> Option<(Vec<f64>, Vec<f64>)> {
     Some((x, inv))
 }
 
-/// 3×3 inverse of an SPD matrix (the pair's position covariance).
+/// 3×3 inverse of an SPD matrix (a position covariance, or the sum of the weights).
 fn inverse3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
     let flat: Vec<f64> = m.iter().flatten().copied().collect();
     let (_, inv) = solve_spd(&flat, &[0.0; 3], 3)?;
@@ -296,7 +298,7 @@ fn transpose3(x: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
 /// next report exists it interpolates between the two (cubic Hermite in positions and
 /// velocities, exact under constant acceleration): predicting under the ballistic model
 /// alone would leave up to ½ a Δt² of a thrusting missile's acceleration in the pair, the
-/// same way in every missile of a salvo. The covariance is the reports' blended linearly.
+/// same way in every missile of a salvo. Past a gap of two `max_age`s it predicts instead.
 fn position_at(
     input: &ReplayInput,
     j: usize,
@@ -311,7 +313,10 @@ fn position_at(
         .ok()
         .and_then(|at| own.get(at + 1))
         .map(|&n| &input.reports[n])
-        .filter(|n| n.time > t && n.time > rep.time);
+        // Across a dropout of more than a missed plot or two the cubic is no model: predict.
+        .filter(|n| {
+            n.time > t && n.time > rep.time && n.time - rep.time <= 2.0 * input.local[j].max_age
+        });
     match next {
         Some(next) => {
             let h = next.time - rep.time;
@@ -329,8 +334,17 @@ fn position_at(
                     + h01 * next.state[i]
                     + h11 * h * next.state[i + 3]
             });
+            // Consecutive reports' errors are nearly the same, so the positions' covariances
+            // are blended rather than combined as independent; the velocities' terms are
+            // added (they matter where a report gives no velocity covariance, 200 m/s).
+            let (a, b) = (h10 * h, h11 * h);
             let cov = std::array::from_fn(|i| {
-                std::array::from_fn(|m| (1.0 - s) * rep.cov[i][m] + s * next.cov[i][m])
+                std::array::from_fn(|m| {
+                    (1.0 - s) * rep.cov[i][m]
+                        + s * next.cov[i][m]
+                        + a * a * rep.cov[i + 3][m + 3]
+                        + b * b * next.cov[i + 3][m + 3]
+                })
             });
             (y, cov)
         }
@@ -349,8 +363,9 @@ fn position_at(
 /// gap (with the hand-over test's process noise) is y_i = x + J_i β_i + e_i as within an
 /// epoch, one sample per hand-over. This is what ties a network that shares no coverage with
 /// the others (the launch network of `handover`) to them. Each track is predicted from its
-/// report, among those within `--stitch-gap` seconds of the gap, whose prediction is the
-/// most precise (a young far track's velocity is poor, and a later report predicts better).
+/// report, among those within `--stitch-gap` seconds of its report at the stitch's epoch,
+/// whose prediction is the most precise (a young far track's velocity is poor, and a later
+/// report predicts better).
 fn across_gaps(
     input: &ReplayInput,
     plan: &EpochPlan,
@@ -437,7 +452,8 @@ fn across_gaps(
 /// For two tracks this is their difference weighted by (P_a/w_a + P_b/w_b)⁻¹; with k tracks
 /// it counts each once, where taking all pairs would count each k − 1 times and treat the
 /// pairs' shared errors as independent.
-fn accumulate(group: &[Member], normal: &mut [f64], rhs: &mut [f64], n: usize) {
+/// Returns false, adding nothing, where the weights' sum is singular.
+fn accumulate(group: &[Member], normal: &mut [f64], rhs: &mut [f64], n: usize) -> bool {
     // Positions relative to the first member, for precision.
     let origin = group[0].y;
     let mut s = [[0.0; 3]; 3];
@@ -451,7 +467,9 @@ fn accumulate(group: &[Member], normal: &mut [f64], rhs: &mut [f64], n: usize) {
             wy[a] += y[a];
         }
     }
-    let Some(s_inv) = inverse3(&s) else { return };
+    let Some(s_inv) = inverse3(&s) else {
+        return false;
+    };
     let mean = apply3(&s_inv, &wy);
     for mi in group {
         let jtw = mul3(&transpose3(&mi.jac), &mi.info);
@@ -472,6 +490,14 @@ fn accumulate(group: &[Member], normal: &mut [f64], rhs: &mut [f64], n: usize) {
                 }
             }
         }
+    }
+    true
+}
+
+/// Counts, per radar, the group's pairs of its tracks with other radars' tracks.
+fn count_pairs(group: &[Member], pairs: &mut [u64]) {
+    for m in group {
+        pairs[m.sensor] += group.iter().filter(|o| o.sensor != m.sensor).count() as u64;
     }
 }
 
@@ -496,6 +522,12 @@ pub fn estimate(
             let mut normal = vec![0.0; n * n];
             let mut rhs = vec![0.0; n];
             let plan = epoch_plan(input, cfg.epoch_interval);
+            if plan.len() != result.epochs.len() || result.replay != input.replay {
+                return Err(Error::Config(format!(
+                    "registration of replay {}: the correlation was not made of these reports with this configuration",
+                    input.replay
+                )));
+            }
             for ((t, live), epoch) in plan.iter().zip(&result.epochs) {
                 let mut by_system: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
                 for (k, l) in epoch.live.iter().enumerate() {
@@ -528,18 +560,15 @@ pub fn estimate(
                     if group.iter().all(|m| m.sensor == group[0].sensor) {
                         continue;
                     }
-                    for m in &group {
-                        pairs[m.sensor] +=
-                            group.iter().filter(|o| o.sensor != m.sensor).count() as u64;
+                    if accumulate(&group, &mut normal, &mut rhs, n) {
+                        count_pairs(&group, &mut pairs);
                     }
-                    accumulate(&group, &mut normal, &mut rhs, n);
                 }
             }
             for group in across_gaps(input, &plan, result, &sites, cfg) {
-                for m in &group {
-                    pairs[m.sensor] += group.iter().filter(|o| o.sensor != m.sensor).count() as u64;
+                if accumulate(&group, &mut normal, &mut rhs, n) {
+                    count_pairs(&group, &mut pairs);
                 }
-                accumulate(&group, &mut normal, &mut rhs, n);
             }
             for s in 0..n_sensors {
                 for c in 0..3 {
@@ -876,11 +905,16 @@ mod tests {
         let groups: Vec<Vec<Member>> = (0..6)
             .map(|g| {
                 let t = g as f64;
-                vec![
+                let mut group = vec![
                     member(0, [1.0e6 + 3.0 * t, 2.0, -1.0 + t], [4.0, 9.0, 1.0]),
                     member(1, [1.0e6 + 1.0, -2.0 * t, 0.5], [1.0, 2.0, 3.0]),
                     member(2, [1.0e6 - t, 1.0, 2.0 * t], [2.0 + t, 1.0, 5.0]),
-                ]
+                ];
+                // Two tracks of one radar in one system track (a duplicate track).
+                if g % 2 == 0 {
+                    group.push(member(1, [1.0e6 + 2.0, t, -t], [3.0, 1.0, 2.0]));
+                }
+                group
             })
             .collect();
         let n = 9;
@@ -1041,35 +1075,42 @@ mod tests {
             let v: V3 = std::array::from_fn(|i| v0[i] + acc[i] * t);
             ([p[0], p[1], p[2], v[0], v[1], v[2]], p)
         };
-        let mut cov = [[0.0; 6]; 6];
-        for (i, row) in cov.iter_mut().enumerate() {
-            row[i] = if i < 3 { 100.0 } else { 4.0 };
-        }
-        let report = |t: f64| Report {
-            time: t,
-            state: at(t).0,
-            cov,
-            replay: 0,
+        // Position variance 100 m² then 400 m², velocity variance 4 then 9 m²/s².
+        let report = |t: f64, pv: f64, vv: f64| {
+            let mut cov = [[0.0; 6]; 6];
+            for (i, row) in cov.iter_mut().enumerate() {
+                row[i] = if i < 3 { pv } else { vv };
+            }
+            Report {
+                time: t,
+                state: at(t).0,
+                cov,
+                replay: 0,
+                sensor: 0,
+                track: 1,
+                truth: 0,
+                flags: 0,
+                line: 0,
+            }
+        };
+        let reports = [report(10.0, 100.0, 4.0), report(14.0, 400.0, 9.0)];
+        let track = |reports: Vec<usize>| LocalTrack {
             sensor: 0,
             track: 1,
-            truth: 0,
-            flags: 0,
-            line: 0,
+            reports,
+            max_age: 6.0,
         };
-        let reports = [report(10.0), report(14.0)];
         let input = ReplayInput {
             replay: 0,
             reports: &reports,
-            local: vec![LocalTrack {
-                sensor: 0,
-                track: 1,
-                reports: vec![0, 1],
-                max_age: 6.0,
-            }],
+            local: vec![track(vec![0, 1]), track(vec![0])],
         };
         let cfg = Config::default();
         let (y, c) = position_at(&input, 0, 0, 13.0, &cfg);
         let truth = at(13.0).1;
+        // s = 3/4: h10 = 3/64, h11 = −9/64, h = 4 s.
+        let (a, b) = (4.0 * 3.0 / 64.0, -4.0 * 9.0 / 64.0);
+        let var = 0.25 * 100.0 + 0.75 * 400.0 + a * a * 4.0 + b * b * 9.0;
         for i in 0..3 {
             assert!(
                 (y[i] - truth[i]).abs() < 1e-6,
@@ -1077,10 +1118,27 @@ mod tests {
                 y[i],
                 truth[i]
             );
-            assert!((c[i][i] - 100.0).abs() < 1e-9);
+            assert!((c[i][i] - var).abs() < 1e-9, "{} for {var}", c[i][i]);
         }
-        // The last report has no successor: the ballistic prediction is used.
-        let (late, _) = position_at(&input, 0, 1, 15.0, &cfg);
-        assert!(geo::norm(&geo::sub(&late, &at(15.0).1)) > 1.0);
+        // At a report's own time, the report.
+        let (own, c0) = position_at(&input, 0, 0, 10.0, &cfg);
+        assert_eq!(own, at(10.0).1);
+        assert_eq!(c0[0][0], 100.0);
+        // Without a successor (the last report; a track of one report), or past a gap of
+        // two `max_age`s, the ballistic prediction is used.
+        let predicted = |r: usize, t: f64| {
+            let (x, _) = propagate(
+                &reports[r].state,
+                &reports[r].cov,
+                t - reports[r].time,
+                &cfg.propagation,
+            );
+            pos(&x)
+        };
+        assert_eq!(position_at(&input, 0, 1, 15.0, &cfg).0, predicted(1, 15.0));
+        assert_eq!(position_at(&input, 1, 0, 13.0, &cfg).0, predicted(0, 13.0));
+        let mut far = input;
+        far.local[0].max_age = 1.5;
+        assert_eq!(position_at(&far, 0, 0, 13.0, &cfg).0, predicted(0, 13.0));
     }
 }
