@@ -137,19 +137,7 @@ fn pos(x: &[f64; 6]) -> V3 {
 
 /// J A Jᵀ for 3×3 matrices.
 fn sandwich(j: &[[f64; 3]; 3], a: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
-    let mut ja = [[0.0; 3]; 3];
-    for i in 0..3 {
-        for k in 0..3 {
-            ja[i][k] = (0..3).map(|m| j[i][m] * a[m][k]).sum();
-        }
-    }
-    let mut out = [[0.0; 3]; 3];
-    for i in 0..3 {
-        for k in 0..3 {
-            out[i][k] = (0..3).map(|m| ja[i][m] * j[k][m]).sum();
-        }
-    }
-    out
+    mul3(&mul3(j, a), &transpose3(j))
 }
 
 /// The reports with `extra(report)` (a 3×3 covariance) added to their position covariance
@@ -206,8 +194,7 @@ pub fn corrected(set: &ReportSet, estimates: &[SensorEstimate]) -> Result<Report
         let e = by_key.get(&(r.replay, r.sensor))?;
         let (site, basis) = sites[r.sensor as usize].as_ref()?;
         let j = jacobian(site, basis, &pos(&r.state));
-        let shift = std::array::from_fn(|i| (0..3).map(|k| j[i][k] * e.bias[k]).sum());
-        Some((shift, sandwich(&j, &e.cov)))
+        Some((apply3(&j, &e.bias), sandwich(&j, &e.cov)))
     }))
 }
 
@@ -437,12 +424,27 @@ fn across_gaps(
                     })
                 })
                 .collect();
-            group
-                .iter()
-                .any(|m| m.sensor != group[0].sensor)
-                .then_some(group)
+            Some(group)
         })
         .collect()
+}
+
+/// The mean of `positions` (one per member of `group`) weighted by the members'
+/// information, and the inverse of the information's sum; `None` where that is singular.
+fn weighted_mean(group: &[Member], positions: &[V3]) -> Option<(V3, [[f64; 3]; 3])> {
+    let mut s = [[0.0; 3]; 3];
+    let mut wy = [0.0; 3];
+    for (m, y) in group.iter().zip(positions) {
+        let w = apply3(&m.info, y);
+        for a in 0..3 {
+            for b in 0..3 {
+                s[a][b] += m.info[a][b];
+            }
+            wy[a] += w[a];
+        }
+    }
+    let s_inv = inverse3(&s)?;
+    Some((apply3(&s_inv, &wy), s_inv))
 }
 
 /// Adds one system track at one epoch to the normal equations. Each member i sees the
@@ -452,28 +454,21 @@ fn across_gaps(
 /// For two tracks this is their difference weighted by (P_a/w_a + P_b/w_b)⁻¹; with k tracks
 /// it counts each once, where taking all pairs would count each k − 1 times and treat the
 /// pairs' shared errors as independent.
-/// Returns false, adding nothing, where the weights' sum is singular.
+/// Returns false, adding nothing, where the group holds tracks of one radar only (it says
+/// nothing of any bias) or the weights' sum is singular.
 fn accumulate(group: &[Member], normal: &mut [f64], rhs: &mut [f64], n: usize) -> bool {
+    if group.iter().all(|m| m.sensor == group[0].sensor) {
+        return false;
+    }
     // Positions relative to the first member, for precision.
     let origin = group[0].y;
-    let mut s = [[0.0; 3]; 3];
-    let mut wy = [0.0; 3];
-    for m in group {
-        let y = apply3(&m.info, &geo::sub(&m.y, &origin));
-        for a in 0..3 {
-            for b in 0..3 {
-                s[a][b] += m.info[a][b];
-            }
-            wy[a] += y[a];
-        }
-    }
-    let Some(s_inv) = inverse3(&s) else {
+    let relative: Vec<V3> = group.iter().map(|m| geo::sub(&m.y, &origin)).collect();
+    let Some((mean, s_inv)) = weighted_mean(group, &relative) else {
         return false;
     };
-    let mean = apply3(&s_inv, &wy);
-    for mi in group {
+    for (mi, y) in group.iter().zip(&relative) {
         let jtw = mul3(&transpose3(&mi.jac), &mi.info);
-        let r = apply3(&jtw, &geo::sub(&geo::sub(&mi.y, &origin), &mean));
+        let r = apply3(&jtw, &geo::sub(y, &mean));
         let own = mul3(&jtw, &mi.jac);
         for c in 0..3 {
             rhs[3 * mi.sensor + c] += r[c];
@@ -557,9 +552,6 @@ pub fn estimate(
                             })
                         })
                         .collect();
-                    if group.iter().all(|m| m.sensor == group[0].sensor) {
-                        continue;
-                    }
                     if accumulate(&group, &mut normal, &mut rhs, n) {
                         count_pairs(&group, &mut pairs);
                     }
@@ -640,9 +632,8 @@ pub fn errors(
         let j = jacobian(site, basis, &pos(&r.state));
         let tb = [t.range, t.azimuth, t.elevation];
         let apply = |v: [f64; 3]| -> f64 {
-            (0..3)
-                .map(|i| (0..3).map(|k| j[i][k] * v[k]).sum::<f64>().powi(2))
-                .sum()
+            let d = apply3(&j, &v);
+            (0..3).map(|i| d[i].powi(2)).sum()
         };
         let s = sums.entry(key).or_default();
         s.0 += apply(tb);
@@ -875,25 +866,13 @@ mod tests {
                 geo::sub(&geo::sub(&m.y, &origin), &shift)
             })
             .collect();
-        let mut s = [[0.0; 3]; 3];
-        let mut wy = [0.0; 3];
-        for (m, y) in group.iter().zip(&shifted) {
-            let w = apply3(&m.info, y);
-            for a in 0..3 {
-                wy[a] += w[a];
-                for b in 0..3 {
-                    s[a][b] += m.info[a][b];
-                }
-            }
-        }
-        let mean = apply3(&inverse3(&s).unwrap(), &wy);
+        let (mean, _) = weighted_mean(group, &shifted).unwrap();
         group
             .iter()
             .zip(&shifted)
             .map(|(m, y)| {
                 let r = geo::sub(y, &mean);
-                let w = apply3(&m.info, &r);
-                (0..3).map(|a| r[a] * w[a]).sum()
+                geo::dot(&r, &apply3(&m.info, &r))
             })
             .collect()
     }
