@@ -23,14 +23,15 @@ pub fn identity6() -> Mat6 {
     m
 }
 
-/// `a · b`.
-pub fn mul(a: &Mat6, b: &Mat6) -> Mat6 {
-    let mut c = ZERO6;
-    for i in 0..N {
-        for k in 0..N {
+/// `a · b`, skipping `a`'s zeros (any square size: the scenario's boost filter has nine
+/// states).
+pub fn mul<const M: usize>(a: &[[f64; M]; M], b: &[[f64; M]; M]) -> [[f64; M]; M] {
+    let mut c = [[0.0; M]; M];
+    for i in 0..M {
+        for k in 0..M {
             let aik = a[i][k];
             if aik != 0.0 {
-                for j in 0..N {
+                for j in 0..M {
                     c[i][j] += aik * b[k][j];
                 }
             }
@@ -100,10 +101,10 @@ pub fn congruence(f: &Mat6, p: &Mat6) -> Mat6 {
 }
 
 /// `(a + aᵀ) / 2`: removes the asymmetry that rounding leaves in a covariance.
-pub fn symmetrize(a: &Mat6) -> Mat6 {
+pub fn symmetrize<const M: usize>(a: &[[f64; M]; M]) -> [[f64; M]; M] {
     let mut s = *a;
-    for i in 0..N {
-        for j in (i + 1)..N {
+    for i in 0..M {
+        for j in (i + 1)..M {
             let m = 0.5 * (a[i][j] + a[j][i]);
             s[i][j] = m;
             s[j][i] = m;

@@ -20,7 +20,7 @@ use trackcorr::metrics::gospa::GospaParams;
 use trackcorr::propagate::{MotionModel, Propagation};
 use trackcorr::register::RegisterParams;
 use trackcorr::run::{self, BackendChoice, Engine, Inputs};
-use trackcorr::scenario::{self, Antenna, BiasScale, ScenarioName, ScenarioOptions};
+use trackcorr::scenario::{self, Antenna, BiasDraw, BiasScale, ScenarioName, ScenarioOptions};
 use trackcorr::shard::{Manifest, Shard};
 use trackcorr::stitch::StitchParams;
 use trackcorr::track::TrackerParams;
@@ -137,6 +137,15 @@ enum Command {
         /// Scale of the azimuth and elevation biases (degrees), with --biases.
         #[arg(long, value_name = "D", default_value_t = 0.03, requires = "biases")]
         bias_angle_deg: f64,
+        /// With --biases: draw each radar's biases anew for every replay, or once for the
+        /// whole batch (the radars keep them; see correlate --register-pool).
+        #[arg(long, value_enum, default_value = "replay", requires = "biases")]
+        bias_draw: BiasDraw,
+        /// The networks' local trackers model a missile's thrust until burn-out (a
+        /// constant-acceleration state driven by white jerk) instead of only widening their
+        /// process noise, so their tracks do not lag the boost.
+        #[arg(long)]
+        boost_filter: bool,
         #[command(flatten)]
         shard: ShardOption,
         /// Format of detections, reports and truth: csv, or parquet (Apache Parquet, the
@@ -257,7 +266,8 @@ struct CorrelateArgs {
     #[arg(long)]
     out: PathBuf,
     /// Read and correlate whole replays at least this many reports at a time: bounds the
-    /// memory (under 0.7 GB at the default); the outputs do not depend on it.
+    /// memory (under 0.7 GB at the default); the outputs do not depend on it. Not with
+    /// --register-pool, which reads the whole input at once.
     #[arg(long, default_value_t = run::BATCH_REPORTS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     batch_reports: usize,
     #[command(flatten)]
@@ -446,6 +456,15 @@ struct CorrelationOptions {
     /// Prior standard deviation of each radar's azimuth and elevation bias (degrees).
     #[arg(long, default_value_t = RegisterParams::default().prior_angle.to_degrees())]
     register_prior_angle_deg: f64,
+    /// With --register: the radars keep their biases over all replays of the input (one
+    /// deployment, `generate --bias-draw batch`), so one estimate per radar is made from
+    /// them all. Reads the whole input at once; shards each pool their own replays.
+    #[arg(long, requires = "register")]
+    register_pool: bool,
+    /// Seconds over which a local track's errors stay correlated: registration counts each
+    /// track as one independent sample per this time (its report interval, if longer).
+    #[arg(long, default_value_t = RegisterParams::default().decorrelation)]
+    register_decorrelation: f64,
     /// No hand-over: system tracks are not joined across gaps.
     #[arg(long)]
     no_stitch: bool,
@@ -499,6 +518,8 @@ impl CorrelationOptions {
                 enabled: self.register,
                 prior_range: self.register_prior_range,
                 prior_angle: self.register_prior_angle_deg.to_radians(),
+                pool: self.register_pool,
+                decorrelation: self.register_decorrelation,
             },
             stitch: StitchParams {
                 enabled: !self.no_stitch,
@@ -583,6 +604,8 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             biases,
             bias_range,
             bias_angle_deg,
+            bias_draw,
+            boost_filter,
             shard,
             format,
             out,
@@ -599,7 +622,9 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 biases: biases.then(|| BiasScale {
                     range: bias_range,
                     angle: bias_angle_deg.to_radians(),
+                    draw: bias_draw,
                 }),
+                boost_filter,
             };
             let dir = OutputDir::create(&out)?;
             let s = scenario::generate_with_progress(&opts, progress_bar("generating", "replays"))?;
@@ -620,7 +645,11 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 options["biases"] = serde_json::json!({
                     "range_m": bias_range,
                     "angle_deg": bias_angle_deg,
+                    "draw": bias_draw,
                 });
+            }
+            if boost_filter {
+                options["boost_filter"] = serde_json::json!(true);
             }
             Manifest {
                 trackcorr_version: env!("CARGO_PKG_VERSION").into(),
@@ -675,6 +704,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 shard: Shard::WHOLE,
                 antenna: Default::default(),
                 biases: None,
+                boost_filter: false,
             };
             let scenario = scenario::generate(&opts)?;
             let set = scenario.report_set();

@@ -171,7 +171,7 @@ fn stm_rate(s: &Vec6, phi: &Mat6) -> Mat6 {
 }
 
 /// RK4 on the state and its transition matrix together.
-fn ballistic_with_stm(x: &Vec6, dt: f64, max_step: f64) -> (Vec6, Mat6) {
+pub fn ballistic_with_stm(x: &Vec6, dt: f64, max_step: f64) -> (Vec6, Mat6) {
     let steps = (dt.abs() / max_step).ceil().max(1.0) as usize;
     let h = dt / steps as f64;
     let mut s = *x;

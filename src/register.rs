@@ -44,6 +44,11 @@ pub struct RegisterParams {
     pub prior_range: f64,
     /// Standard deviation of the prior on each azimuth and elevation bias (rad).
     pub prior_angle: f64,
+    /// The radars keep their biases over all replays: one estimate from them all.
+    pub pool: bool,
+    /// Seconds over which a local track's errors stay correlated: each track enters the
+    /// estimate as one independent sample per this time (or per report interval, if longer).
+    pub decorrelation: f64,
 }
 
 impl Default for RegisterParams {
@@ -52,6 +57,8 @@ impl Default for RegisterParams {
             enabled: false,
             prior_range: 200.0,
             prior_angle: 0.05f64.to_radians(),
+            pool: false,
+            decorrelation: 40.0,
         }
     }
 }
@@ -65,6 +72,11 @@ impl RegisterParams {
         {
             return Err(Error::Config(
                 "--register-prior-range and --register-prior-angle-deg must be positive".into(),
+            ));
+        }
+        if !(self.decorrelation >= 0.0 && self.decorrelation.is_finite()) {
+            return Err(Error::Config(
+                "--register-decorrelation must be zero or more seconds".into(),
             ));
         }
         Ok(())
@@ -419,8 +431,12 @@ fn across_gaps(
                         sensor: rep.sensor as usize,
                         y,
                         info: inverse3(&cov)?,
-                        // The bias moved the report; the prediction carries that shift.
-                        jac: jacobian(site, basis, &pos(&rep.state)),
+                        // The track's velocity carries the bias too (an angle bias turns the
+                        // whole trajectory about the radar; a range bias shifts it along the
+                        // line of sight, which turns as the target moves), so the prediction
+                        // is moved by J β at the predicted position, not at the report: over
+                        // the gap the lever arm changes by a hundred kilometres or more.
+                        jac: jacobian(site, basis, &y),
                     })
                 })
                 .collect();
@@ -496,8 +512,135 @@ fn count_pairs(group: &[Member], pairs: &mut [u64]) {
     }
 }
 
+/// What one replay's shared tracks say of the biases: the normal equations of the
+/// weighted least squares (without the prior) over all radars' `3 × sensors` unknowns, and
+/// the pairs each radar entered.
+struct Information {
+    normal: Vec<f64>,
+    rhs: Vec<f64>,
+    pairs: Vec<u64>,
+}
+
+impl Information {
+    fn new(n_sensors: usize) -> Information {
+        let n = 3 * n_sensors;
+        Information {
+            normal: vec![0.0; n * n],
+            rhs: vec![0.0; n],
+            pairs: vec![0; n_sensors],
+        }
+    }
+
+    fn add(&mut self, other: &Information) {
+        let sum = |a: &mut [f64], b: &[f64]| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        sum(&mut self.normal, &other.normal);
+        sum(&mut self.rhs, &other.rhs);
+        self.pairs
+            .iter_mut()
+            .zip(&other.pairs)
+            .for_each(|(x, y)| *x += y);
+    }
+}
+
+/// The normal equations of one replay from the system tracks of its first pass.
+fn information(
+    input: &ReplayInput,
+    result: &ReplayResult,
+    sites: &[Option<Site>],
+    cfg: &Config,
+    params: &RegisterParams,
+) -> Result<Information> {
+    let n_sensors = sites.len();
+    let n = 3 * n_sensors;
+    let mut info = Information::new(n_sensors);
+    let plan = epoch_plan(input, cfg.epoch_interval);
+    if plan.len() != result.epochs.len() || result.replay != input.replay {
+        return Err(Error::Config(format!(
+            "registration of replay {}: the correlation was not made of these reports with this configuration",
+            input.replay
+        )));
+    }
+    for ((t, live), epoch) in plan.iter().zip(&result.epochs) {
+        let mut by_system: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        for (k, l) in epoch.live.iter().enumerate() {
+            by_system.entry(l.system).or_default().push(k);
+        }
+        for members in by_system.values().filter(|m| m.len() > 1) {
+            let group: Vec<Member> = members
+                .iter()
+                .filter_map(|&k| {
+                    let (j, r) = live[k];
+                    let rep = &input.reports[r];
+                    let (site, basis) = sites[rep.sensor as usize].as_ref()?;
+                    let (y, cov) = position_at(input, j, r, *t, cfg);
+                    let inv = inverse3(&cov)?;
+                    // Consecutive epochs share a track's error, and a filter's error lasts
+                    // far longer than a report interval (a bias in its velocity, a lag):
+                    // one sample per `decorrelation` seconds. Counting one per report
+                    // made the estimate a few times too sure of itself, and let these
+                    // correlated errors outweigh the hand-overs' independent ties.
+                    let interval = (input.local[j].max_age / 1.5)
+                        .max(params.decorrelation)
+                        .max(cfg.epoch_interval);
+                    let w = cfg.epoch_interval / interval;
+                    Some(Member {
+                        sensor: rep.sensor as usize,
+                        y,
+                        info: std::array::from_fn(|a| std::array::from_fn(|b| w * inv[a][b])),
+                        jac: jacobian(site, basis, &y),
+                    })
+                })
+                .collect();
+            if accumulate(&group, &mut info.normal, &mut info.rhs, n) {
+                count_pairs(&group, &mut info.pairs);
+            }
+        }
+    }
+    for group in across_gaps(input, &plan, result, sites, cfg) {
+        if accumulate(&group, &mut info.normal, &mut info.rhs, n) {
+            count_pairs(&group, &mut info.pairs);
+        }
+    }
+    Ok(info)
+}
+
+/// The biases that `info` and the prior give, for the radars in `reporting`, as the
+/// estimates of `replay`; `what` names the data in an error.
+fn solve(
+    mut info: Information,
+    prior: [f64; 3],
+    reporting: &[bool],
+    replay: u32,
+    what: &str,
+) -> Result<Vec<SensorEstimate>> {
+    let n_sensors = reporting.len();
+    let n = 3 * n_sensors;
+    for s in 0..n_sensors {
+        for c in 0..3 {
+            info.normal[(3 * s + c) * n + 3 * s + c] += 1.0 / (prior[c] * prior[c]);
+        }
+    }
+    let (x, inv) = solve_spd(&info.normal, &info.rhs, n).ok_or_else(|| {
+        Error::Numeric(format!(
+            "registration of {what}: the normal equations are not positive definite"
+        ))
+    })?;
+    Ok((0..n_sensors)
+        .filter(|&s| reporting[s])
+        .map(|s| SensorEstimate {
+            replay,
+            sensor: s as u32,
+            bias: std::array::from_fn(|c| x[3 * s + c]),
+            sd: std::array::from_fn(|c| inv[(3 * s + c) * n + 3 * s + c].sqrt()),
+            pairs: info.pairs[s],
+            cov: std::array::from_fn(|c| std::array::from_fn(|e| inv[(3 * s + c) * n + 3 * s + e])),
+        })
+        .collect())
+}
+
 /// Estimates every radar's bias in every replay of `set` from the system tracks of
-/// `first` (a correlation of `set`, or of its widened copy, with `cfg`).
+/// `first` (a correlation of `set`, or of its widened copy, with `cfg`): per replay, or
+/// with `params.pool` one estimate from all replays together, given to each.
 pub fn estimate(
     set: &ReportSet,
     first: &Correlation,
@@ -507,91 +650,58 @@ pub fn estimate(
     let sites = sites(&set.sensors, &set.reports)?;
     let n_sensors = set.sensors.sensors.len();
     let inputs = split_replays(&set.reports, cfg);
-    let prior = params.prior();
-    let per_replay: Vec<Vec<SensorEstimate>> = inputs
+    if inputs.len() != first.replays.len() {
+        return Err(Error::Config(
+            "registration: the correlation was not made of these reports".into(),
+        ));
+    }
+    let infos: Vec<Information> = inputs
         .par_iter()
         .zip(&first.replays)
-        .map(|(input, result)| {
-            let n = 3 * n_sensors;
-            let mut pairs = vec![0u64; n_sensors];
-            let mut normal = vec![0.0; n * n];
-            let mut rhs = vec![0.0; n];
-            let plan = epoch_plan(input, cfg.epoch_interval);
-            if plan.len() != result.epochs.len() || result.replay != input.replay {
-                return Err(Error::Config(format!(
-                    "registration of replay {}: the correlation was not made of these reports with this configuration",
-                    input.replay
-                )));
-            }
-            for ((t, live), epoch) in plan.iter().zip(&result.epochs) {
-                let mut by_system: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-                for (k, l) in epoch.live.iter().enumerate() {
-                    by_system.entry(l.system).or_default().push(k);
-                }
-                for members in by_system.values().filter(|m| m.len() > 1) {
-                    let group: Vec<Member> = members
-                        .iter()
-                        .filter_map(|&k| {
-                            let (j, r) = live[k];
-                            let rep = &input.reports[r];
-                            let (site, basis) = sites[rep.sensor as usize].as_ref()?;
-                            let (y, cov) = position_at(input, j, r, *t, cfg);
-                            let info = inverse3(&cov)?;
-                            // Consecutive epochs share a report's error: about one sample per
-                            // report interval.
-                            let interval = input.local[j].max_age / 1.5;
-                            let w =
-                                (cfg.epoch_interval / interval.max(cfg.epoch_interval)).min(1.0);
-                            Some(Member {
-                                sensor: rep.sensor as usize,
-                                y,
-                                info: std::array::from_fn(|a| {
-                                    std::array::from_fn(|b| w * info[a][b])
-                                }),
-                                jac: jacobian(site, basis, &y),
-                            })
-                        })
-                        .collect();
-                    if accumulate(&group, &mut normal, &mut rhs, n) {
-                        count_pairs(&group, &mut pairs);
-                    }
-                }
-            }
-            for group in across_gaps(input, &plan, result, &sites, cfg) {
-                if accumulate(&group, &mut normal, &mut rhs, n) {
-                    count_pairs(&group, &mut pairs);
-                }
-            }
-            for s in 0..n_sensors {
-                for c in 0..3 {
-                    normal[(3 * s + c) * n + 3 * s + c] += 1.0 / (prior[c] * prior[c]);
-                }
-            }
-            let (x, inv) = solve_spd(&normal, &rhs, n).ok_or_else(|| {
-                Error::Numeric(format!(
-                    "registration of replay {}: the normal equations are not positive definite",
-                    input.replay
-                ))
-            })?;
-            let reporting: Vec<bool> = (0..n_sensors)
-                .map(|s| input.reports.iter().any(|r| r.sensor as usize == s))
-                .collect();
-            Ok((0..n_sensors)
-                .filter(|&s| reporting[s])
-                .map(|s| SensorEstimate {
-                    replay: input.replay,
-                    sensor: s as u32,
-                    bias: std::array::from_fn(|c| x[3 * s + c]),
-                    sd: std::array::from_fn(|c| inv[(3 * s + c) * n + 3 * s + c].sqrt()),
-                    pairs: pairs[s],
-                    cov: std::array::from_fn(|c| {
-                        std::array::from_fn(|e| inv[(3 * s + c) * n + 3 * s + e])
-                    }),
-                })
-                .collect())
-        })
+        .map(|(input, result)| information(input, result, &sites, cfg, params))
         .collect::<Result<_>>()?;
-    Ok(per_replay.into_iter().flatten().collect())
+    let reporting = |input: &ReplayInput| -> Vec<bool> {
+        (0..n_sensors)
+            .map(|s| input.reports.iter().any(|r| r.sensor as usize == s))
+            .collect()
+    };
+    if !params.pool {
+        return Ok(infos
+            .into_iter()
+            .zip(&inputs)
+            .map(|(info, input)| {
+                let what = format!("replay {}", input.replay);
+                solve(info, params.prior(), &reporting(input), input.replay, &what)
+            })
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect());
+    }
+    let mut total = Information::new(n_sensors);
+    let mut everywhere = vec![false; n_sensors];
+    for (info, input) in infos.iter().zip(&inputs) {
+        total.add(info);
+        everywhere
+            .iter_mut()
+            .zip(reporting(input))
+            .for_each(|(a, b)| *a |= b);
+    }
+    let pooled = solve(total, params.prior(), &everywhere, 0, "the pooled replays")?;
+    // Each replay gets the pooled estimate of the radars it holds.
+    Ok(inputs
+        .iter()
+        .flat_map(|input| {
+            let here = reporting(input);
+            pooled
+                .iter()
+                .filter(move |e| here[e.sensor as usize])
+                .map(move |e| SensorEstimate {
+                    replay: input.replay,
+                    ..*e
+                })
+        })
+        .collect())
 }
 
 /// An estimate against the truth: the sizes, in metres at the radar's reports, of the true
@@ -877,6 +987,42 @@ mod tests {
             .collect()
     }
 
+    /// Options that cannot weigh anything are refused with a configuration error.
+    #[test]
+    fn bad_options_are_refused() {
+        let ok = RegisterParams::default();
+        assert!(ok.validate().is_ok());
+        for bad in [
+            RegisterParams {
+                decorrelation: -1.0,
+                ..ok
+            },
+            RegisterParams {
+                decorrelation: f64::NAN,
+                ..ok
+            },
+            RegisterParams {
+                prior_range: 0.0,
+                ..ok
+            },
+            RegisterParams {
+                prior_angle: f64::INFINITY,
+                ..ok
+            },
+        ] {
+            assert!(matches!(bad.validate(), Err(Error::Config(_))), "{bad:?}");
+        }
+        // Zero is allowed: one sample per report interval, as before the option.
+        assert!(
+            RegisterParams {
+                decorrelation: 0.0,
+                ..ok
+            }
+            .validate()
+            .is_ok()
+        );
+    }
+
     /// Eliminating the common position gives the same biases as solving for the biases
     /// and one explicit position per group, by a system built independently.
     #[test]
@@ -959,6 +1105,7 @@ mod tests {
             biases: Some(BiasScale {
                 range: 150.0,
                 angle: 0.03f64.to_radians(),
+                ..Default::default()
             }),
             ..Default::default()
         })

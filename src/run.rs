@@ -449,10 +449,16 @@ pub fn correlate_files(
         Some(p) => Some(io::read_biases(p, &source.sensors())?),
         None => None,
     };
+    // A pooled registration estimates from every replay at once: one batch holds them all.
+    let batch_reports = if cfg.register.enabled && cfg.register.pool {
+        usize::MAX
+    } else {
+        inputs.batch_reports.max(1)
+    };
     loop {
         let t0 = Instant::now();
         let mut batch = source
-            .next_batch(inputs.batch_reports.max(1), &mut policy)?
+            .next_batch(batch_reports, &mut policy)?
             .unwrap_or_default();
         let last = batch.last().map(|r| r.replay);
         batch.retain(|r| inputs.shard.keeps(r.replay));

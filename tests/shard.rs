@@ -297,3 +297,79 @@ fn sharded_registration_merges_into_the_single_run() {
     );
     assert!(!dir.join("bad").exists());
 }
+
+/// `--register-pool` from the command line: `generate --bias-draw batch --boost-filter`
+/// records both in its manifest and gives every replay the same biases; the pooled estimate
+/// is one per radar, the same in every replay's rows of `registration.csv`, even with
+/// batches far smaller than a replay (it reads the whole input at once) and however the
+/// input is batched. Without `--register`, `--register-pool` is refused.
+#[test]
+fn pooled_registration_from_the_command_line() {
+    let scratch = Scratch::new("register-pool");
+    let dir = scratch.0.clone();
+    ok(
+        &dir,
+        &[
+            "generate",
+            "--seed",
+            "2",
+            "--replays",
+            "3",
+            "--objects",
+            "4",
+            "--biases",
+            "--bias-draw",
+            "batch",
+            "--boost-filter",
+            "--out",
+            "g",
+        ],
+        &[],
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&read(&dir.join("g"), "manifest.json")).unwrap();
+    assert_eq!(manifest["options"]["biases"]["draw"], "batch");
+    assert_eq!(manifest["options"]["boost_filter"], true);
+    let pool = [
+        "--truth-biases",
+        "g/truth_biases.csv",
+        "--register",
+        "--register-pool",
+    ];
+    cli::correlate(&dir, "g", "c", &pool);
+    let small = [&pool[..], &["--batch-reports", "50"]].concat();
+    cli::correlate(&dir, "g", "s", &small);
+    let csv = String::from_utf8(read(&dir.join("c"), "registration.csv")).unwrap();
+    assert_eq!(csv.as_bytes(), read(&dir.join("s"), "registration.csv"));
+    // replay,sensor,estimate (3), sd (3), pairs, true biases (3), ...: the same estimate,
+    // sd, pairs and truth in each replay.
+    let mut per_sensor: std::collections::BTreeMap<String, Vec<Vec<String>>> = Default::default();
+    for line in csv.lines().skip(1) {
+        let f: Vec<String> = line.split(',').map(str::to_owned).collect();
+        per_sensor
+            .entry(f[1].clone())
+            .or_default()
+            .push(f[2..12].to_vec());
+    }
+    assert_eq!(per_sensor.len(), 6);
+    for (sensor, rows) in &per_sensor {
+        assert_eq!(rows.len(), 3, "{sensor}");
+        assert!(rows.iter().all(|r| r == &rows[0]), "{sensor}: {rows:?}");
+    }
+    let refused = run(
+        &dir,
+        &[
+            "correlate",
+            "--reports",
+            "g/reports.csv",
+            "--sensors",
+            "g/sensors.csv",
+            "--register-pool",
+            "--out",
+            "x",
+        ],
+        &[],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(!dir.join("x").exists());
+}

@@ -43,7 +43,7 @@ use flight::{Flight, Missile};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, Poisson};
-use tracker::{Filter, Measurement};
+use tracker::{BoostFilter, Filter, Measurement};
 
 /// Latitude and longitude (degrees) of the centre of the launch area.
 pub const LAUNCH_AREA: (f64, f64) = (34.0, 48.0);
@@ -88,6 +88,21 @@ pub struct BiasScale {
     pub range: f64,
     /// Azimuth and elevation (rad).
     pub angle: f64,
+    /// Whether each radar draws its biases anew for every replay or keeps them over the
+    /// batch.
+    pub draw: BiasDraw,
+}
+
+/// How often a radar's biases are drawn (`--bias-draw`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BiasDraw {
+    /// Anew for every replay (a Monte Carlo over biases).
+    #[default]
+    Replay,
+    /// Once per radar: every replay of the batch has the same biases (one deployment whose
+    /// radars keep their misalignment), as `correlate --register-pool` assumes.
+    Batch,
 }
 
 impl Default for BiasScale {
@@ -96,6 +111,7 @@ impl Default for BiasScale {
         BiasScale {
             range: 150.0,
             angle: 0.03f64.to_radians(),
+            draw: BiasDraw::Replay,
         }
     }
 }
@@ -127,6 +143,9 @@ pub struct ScenarioOptions {
     pub antenna: Antenna,
     /// Per-sensor measurement biases, and their scales; none when `None`.
     pub biases: Option<BiasScale>,
+    /// The networks' local trackers model a missile's thrust up to burn-out
+    /// ([`tracker::BoostFilter`]) instead of only widening their process noise.
+    pub boost_filter: bool,
 }
 
 impl Default for ScenarioOptions {
@@ -140,6 +159,7 @@ impl Default for ScenarioOptions {
             shard: crate::shard::Shard::WHOLE,
             antenna: Antenna::Staring,
             biases: None,
+            boost_filter: false,
         }
     }
 }
@@ -432,9 +452,14 @@ pub fn salvo_missiles(rng: &mut ChaCha8Rng, objects: u32) -> Vec<Missile> {
 }
 
 /// The biases of every radar in one replay, in sensor order, drawn from their own stream
-/// (seeded from the seed and the replay, like the scenario's but apart from it).
+/// (seeded from the seed and the replay, like the scenario's but apart from it; with
+/// [`BiasDraw::Batch`], from replay 0's for every replay).
 fn draw_biases(scale: BiasScale, seed: u64, replay: u32, sensors: &SensorTable) -> Vec<SensorBias> {
-    let mut rng = ChaCha8Rng::seed_from_u64(replay_seed(seed ^ BIAS_STREAM, replay));
+    let stream = match scale.draw {
+        BiasDraw::Replay => replay,
+        BiasDraw::Batch => 0,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(replay_seed(seed ^ BIAS_STREAM, stream));
     // `+ 0.0` writes a zero scale's bias as 0, not -0.
     let mut draw = |scale: f64| {
         let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
@@ -521,10 +546,20 @@ impl Target<'_> {
         }
     }
 
+    /// Process noise of the lagging tracker (no boost filter) at `t`: large while the motor
+    /// burns and a few seconds after, so that it follows the thrust it does not model.
     fn process_noise(&self, t: f64) -> f64 {
         match self {
             Target::Missile(f) if t <= f.burnout_time + 4.0 => tracker::Q_BOOST,
             _ => tracker::Q_COAST,
+        }
+    }
+
+    /// When the target's motor burns out, for a missile (phantoms never thrust).
+    fn burnout(&self) -> f64 {
+        match self {
+            Target::Missile(f) => f.burnout_time,
+            Target::Phantom { .. } => f64::NEG_INFINITY,
         }
     }
 }
@@ -733,6 +768,7 @@ fn generate_replay(opts: &ScenarioOptions, sensors: &SensorTable, replay: u32) -
                 radar.revisit,
                 &mut next_track,
                 &mut reports,
+                opts.boost_filter,
             );
         }
     }
@@ -767,25 +803,40 @@ fn run_tracker(
     revisit: f64,
     next_track: &mut u32,
     reports: &mut Vec<Report>,
+    boost_filter: bool,
 ) {
     let mut tentative: Option<Measurement> = None;
-    let mut track: Option<(u32, Filter, u32)> = None;
+    let mut track: Option<(u32, LocalFilter, u32)> = None;
+    let burnout = target.burnout();
     for (t, meas) in scans {
         match (&mut track, meas) {
             (Some((number, filter, misses)), m) => {
-                filter.predict(*t, target.process_noise(*t));
-                match m {
-                    Some(m) if filter.update(m).is_ok() => *misses = 0,
-                    _ => *misses += 1,
+                // A ballistic filter's process noise: the lagging tracker's (large until
+                // burn-out + 4 s), or after the boost filter the coasting one.
+                let q = if boost_filter {
+                    tracker::Q_COAST
+                } else {
+                    target.process_noise(*t)
+                };
+                filter.predict(*t, burnout, q);
+                let updated = match m {
+                    Some(m) => filter.update(m).is_ok(),
+                    None => false,
+                };
+                if updated {
+                    *misses = 0;
+                } else {
+                    *misses += 1;
                 }
                 if *misses >= DELETE_AFTER_MISSES {
                     track = None;
                     continue;
                 }
+                let f = filter.ballistic();
                 reports.push(Report {
                     time: *t,
-                    state: filter.x,
-                    cov: filter.p,
+                    state: f.x,
+                    cov: f.p,
                     replay,
                     sensor,
                     track: *number,
@@ -796,13 +847,18 @@ fn run_tracker(
             }
             (None, Some(m)) => match tentative {
                 Some(first) if m.time - first.time <= 3.0 * revisit + 1e-6 => {
-                    let filter = Filter::two_point(&first, m);
+                    let filter = if boost_filter && m.time < burnout {
+                        LocalFilter::Boost(BoostFilter::two_point(&first, m))
+                    } else {
+                        LocalFilter::Coast(Filter::two_point(&first, m))
+                    };
                     let number = *next_track;
                     *next_track += 1;
+                    let f = filter.ballistic();
                     reports.push(Report {
                         time: *t,
-                        state: filter.x,
-                        cov: filter.p,
+                        state: f.x,
+                        cov: f.p,
                         replay,
                         sensor,
                         track: number,
@@ -816,6 +872,48 @@ fn run_tracker(
                 _ => tentative = Some(*m),
             },
             (None, None) => {}
+        }
+    }
+}
+
+/// A local track's filter: with the thrust while the motor burns, ballistic after.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per live local track of one tracker at a time"
+)]
+enum LocalFilter {
+    Boost(BoostFilter),
+    Coast(Filter),
+}
+
+impl LocalFilter {
+    /// Predicts to `t`; a boost filter that passes `burnout` is predicted to it, drops
+    /// the thrust, and goes on ballistic; a ballistic filter with process noise `q`.
+    fn predict(&mut self, t: f64, burnout: f64, q: f64) {
+        if let LocalFilter::Boost(b) = self {
+            if t <= burnout {
+                b.predict(t);
+                return;
+            }
+            b.predict(burnout);
+            *self = LocalFilter::Coast(b.ballistic());
+        }
+        if let LocalFilter::Coast(f) = self {
+            f.predict(t, q);
+        }
+    }
+
+    fn update(&mut self, m: &Measurement) -> Result<()> {
+        match self {
+            LocalFilter::Boost(b) => b.update(m),
+            LocalFilter::Coast(f) => f.update(m),
+        }
+    }
+
+    fn ballistic(&self) -> Filter {
+        match self {
+            LocalFilter::Boost(b) => b.ballistic(),
+            LocalFilter::Coast(f) => *f,
         }
     }
 }
