@@ -266,8 +266,8 @@ struct CorrelateArgs {
     #[arg(long)]
     out: PathBuf,
     /// Read and correlate whole replays at least this many reports at a time: bounds the
-    /// memory (under 0.7 GB at the default); the outputs do not depend on it. Not with
-    /// --register-pool, which reads the whole input at once.
+    /// memory (under 0.7 GB at the default); the outputs do not depend on it. Ignored
+    /// with --register-pool, which reads the whole input at once.
     #[arg(long, default_value_t = run::BATCH_REPORTS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     batch_reports: usize,
     #[command(flatten)]

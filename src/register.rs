@@ -655,29 +655,30 @@ pub fn estimate(
             "registration: the correlation was not made of these reports".into(),
         ));
     }
-    let infos: Vec<Information> = inputs
-        .par_iter()
-        .zip(&first.replays)
-        .map(|(input, result)| information(input, result, &sites, cfg, params))
-        .collect::<Result<_>>()?;
     let reporting = |input: &ReplayInput| -> Vec<bool> {
         (0..n_sensors)
             .map(|s| input.reports.iter().any(|r| r.sensor as usize == s))
             .collect()
     };
     if !params.pool {
-        return Ok(infos
-            .into_iter()
-            .zip(&inputs)
-            .map(|(info, input)| {
+        // Each replay solved where it is built: one normal matrix per thread at a time.
+        let per_replay: Vec<Vec<SensorEstimate>> = inputs
+            .par_iter()
+            .zip(&first.replays)
+            .map(|(input, result)| {
+                let info = information(input, result, &sites, cfg, params)?;
                 let what = format!("replay {}", input.replay);
                 solve(info, params.prior(), &reporting(input), input.replay, &what)
             })
-            .collect::<Result<Vec<_>>>()?
-            .into_iter()
-            .flatten()
-            .collect());
+            .collect::<Result<_>>()?;
+        return Ok(per_replay.into_iter().flatten().collect());
     }
+    // Summed in replay order, so that the sum does not depend on the threads.
+    let infos: Vec<Information> = inputs
+        .par_iter()
+        .zip(&first.replays)
+        .map(|(input, result)| information(input, result, &sites, cfg, params))
+        .collect::<Result<_>>()?;
     let mut total = Information::new(n_sensors);
     let mut everywhere = vec![false; n_sensors];
     for (info, input) in infos.iter().zip(&inputs) {
@@ -1012,7 +1013,7 @@ mod tests {
         ] {
             assert!(matches!(bad.validate(), Err(Error::Config(_))), "{bad:?}");
         }
-        // Zero is allowed: one sample per report interval, as before the option.
+        // Zero is allowed: one sample per report interval.
         assert!(
             RegisterParams {
                 decorrelation: 0.0,

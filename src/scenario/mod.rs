@@ -847,10 +847,15 @@ fn run_tracker(
             }
             (None, Some(m)) => match tentative {
                 Some(first) if m.time - first.time <= 3.0 * revisit + 1e-6 => {
-                    let filter = if boost_filter && m.time < burnout {
+                    let filter = if !boost_filter || first.time >= burnout {
+                        LocalFilter::Coast(Filter::two_point(&first, m))
+                    } else if m.time < burnout {
                         LocalFilter::Boost(BoostFilter::two_point(&first, m))
                     } else {
-                        LocalFilter::Coast(Filter::two_point(&first, m))
+                        // The pair straddles burn-out: the differenced velocity misses part
+                        // of the thrust, which the boost filter's start allows for; then
+                        // ballistic.
+                        LocalFilter::Coast(BoostFilter::two_point(&first, m).ballistic())
                     };
                     let number = *next_track;
                     *next_track += 1;
