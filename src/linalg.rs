@@ -52,10 +52,10 @@ pub fn mul_vec(a: &Mat6, v: &Vec6) -> Vec6 {
 }
 
 /// `aᵀ`.
-pub fn transpose(a: &Mat6) -> Mat6 {
-    let mut t = ZERO6;
-    for i in 0..N {
-        for j in 0..N {
+pub fn transpose<const M: usize>(a: &[[f64; M]; M]) -> [[f64; M]; M] {
+    let mut t = [[0.0; M]; M];
+    for i in 0..M {
+        for j in 0..M {
             t[j][i] = a[i][j];
         }
     }
@@ -96,7 +96,7 @@ pub fn scale(a: &Mat6, s: f64) -> Mat6 {
 }
 
 /// `F P Fᵀ`.
-pub fn congruence(f: &Mat6, p: &Mat6) -> Mat6 {
+pub fn congruence<const M: usize>(f: &[[f64; M]; M], p: &[[f64; M]; M]) -> [[f64; M]; M] {
     mul(&mul(f, p), &transpose(f))
 }
 

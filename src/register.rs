@@ -679,21 +679,19 @@ pub fn estimate(
         .zip(&first.replays)
         .map(|(input, result)| information(input, result, &sites, cfg, params))
         .collect::<Result<_>>()?;
+    let present: Vec<Vec<bool>> = inputs.iter().map(reporting).collect();
     let mut total = Information::new(n_sensors);
     let mut everywhere = vec![false; n_sensors];
-    for (info, input) in infos.iter().zip(&inputs) {
+    for (info, here) in infos.iter().zip(&present) {
         total.add(info);
-        everywhere
-            .iter_mut()
-            .zip(reporting(input))
-            .for_each(|(a, b)| *a |= b);
+        everywhere.iter_mut().zip(here).for_each(|(a, b)| *a |= b);
     }
     let pooled = solve(total, params.prior(), &everywhere, 0, "the pooled replays")?;
     // Each replay gets the pooled estimate of the radars it holds.
     Ok(inputs
         .iter()
-        .flat_map(|input| {
-            let here = reporting(input);
+        .zip(present)
+        .flat_map(|(input, here)| {
             pooled
                 .iter()
                 .filter(move |e| here[e.sensor as usize])

@@ -819,14 +819,9 @@ fn run_tracker(
                     target.process_noise(*t)
                 };
                 filter.predict(*t, burnout, q);
-                let updated = match m {
-                    Some(m) => filter.update(m).is_ok(),
-                    None => false,
-                };
-                if updated {
-                    *misses = 0;
-                } else {
-                    *misses += 1;
+                match m {
+                    Some(m) if filter.update(m).is_ok() => *misses = 0,
+                    _ => *misses += 1,
                 }
                 if *misses >= DELETE_AFTER_MISSES {
                     track = None;

@@ -183,12 +183,6 @@ impl BoostFilter {
             x1[i + 3] += dt * self.x[i + 6];
         }
         self.x[..6].copy_from_slice(&x1);
-        let mut fp = [[0.0; 9]; 9];
-        for i in 0..9 {
-            for j in 0..9 {
-                fp[i][j] = (0..9).map(|k| phi[i][k] * self.p[k][j]).sum();
-            }
-        }
         let a = dt.abs();
         let q = [
             Q_JERK * a.powi(5) / 20.0,
@@ -198,11 +192,7 @@ impl BoostFilter {
             Q_JERK * a * a / 2.0,
             Q_JERK * a,
         ];
-        for i in 0..9 {
-            for j in 0..9 {
-                self.p[i][j] = (0..9).map(|k| fp[i][k] * phi[j][k]).sum();
-            }
-        }
+        self.p = linalg::congruence(&phi, &self.p);
         for i in 0..3 {
             let (p, v, c) = (i, i + 3, i + 6);
             self.p[p][p] += q[0];
@@ -269,13 +259,7 @@ fn position_update<const N: usize>(
             row[j] -= k[i][j];
         }
     }
-    let mut ikh_t = [[0.0; N]; N];
-    for i in 0..N {
-        for j in 0..N {
-            ikh_t[j][i] = ikh[i][j];
-        }
-    }
-    let mut joseph = linalg::mul(&linalg::mul(&ikh, p), &ikh_t);
+    let mut joseph = linalg::congruence(&ikh, p);
     for i in 0..N {
         for j in 0..N {
             joseph[i][j] += (0..3)
