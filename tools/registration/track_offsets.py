@@ -3,7 +3,9 @@
 the injected bias, the error of `correlate --register`'s estimate, and the error of an
 oracle that knows the truth (the mean offset, in range, azimuth and elevation, of the
 radar's own reports from the true positions). Sizes are RMS metres over the radar's
-reports, as registration.csv's `bias_m` and `error_m`. Standard library only.
+reports, as registration.csv's `bias_m` and `error_m`; and the RMS of each component's
+error over registration.csv's standard deviation (about 1 when they are honest). Standard
+library only.
 
     python3 tools/registration/track_offsets.py GENERATED_DIR CORRELATE_OUT_DIR [FROM_S]
 
@@ -112,6 +114,19 @@ def main(generated, out, from_s=float("-inf")):
     print(
         f"# within a third of the bias: registration {within['registration']}, "
         f"oracle {within['oracle']}, of {within['all']}",
+        file=sys.stderr,
+    )
+    # How honest registration.csv's standard deviations are: the RMS of each component's
+    # error over its sd (1 for a calibrated estimate).
+    z = [[], [], []]
+    for r in csv.DictReader(open(f"{out}/registration.csv")):
+        b = injected[(int(r["replay"]), r["sensor"])]
+        for i, k in enumerate(("range_m", "azimuth_rad", "elevation_rad")):
+            z[i].append((float(r[k]) - b[i]) / float(r["sd_" + k]))
+    rms = [math.sqrt(sum(v * v for v in c) / len(c)) for c in z]
+    print(
+        f"# error over sd, RMS of {len(z[0])} rows: range {rms[0]:.2f}, "
+        f"azimuth {rms[1]:.2f}, elevation {rms[2]:.2f}",
         file=sys.stderr,
     )
 
